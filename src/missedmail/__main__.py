@@ -1,0 +1,3 @@
+from missedmail.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Liveness of worker processes (heartbeats) and the readiness checks built on them."""
