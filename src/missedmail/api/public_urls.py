@@ -1,0 +1,3 @@
+"""Pages outside /api/v1/ that email recipients reach: the one-click unsubscribe link."""
+
+urlpatterns: list[object] = []
