@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
 
+# Characters Zulip turns into "-" in a DM slug: space " % / < > ` (and control characters).
+_DM_SLUG_SEPARATORS = frozenset(' "%/<>`')
+
 
 def hash_component(text: str) -> str:
-    """Zulip's encodeHashComponent: percent-encode, then write `%` as `.` (and `.` as `.2E`)."""
-    return quote(text, safe="*").replace(".", "%2E").replace("%", ".")
+    """Zulip's encodeHashComponent: percent-encode everything, then write `%` as `.`
+    (a literal `.` becomes `.2E` first), so "release plan" → "release.20plan"."""
+    return quote(text, safe="").replace(".", "%2E").replace("%", ".")
 
 
 def stream_slug(stream_id: int, stream_name: str) -> str:
-    return f"{stream_id}-{hash_component(stream_name)}"
+    """`99-Verona`: spaces in the name become `-` before encoding, as in Zulip."""
+    return f"{stream_id}-{hash_component(stream_name.replace(' ', '-'))}"
+
+
+def dm_slug(user_id: int, full_name: str) -> str:
+    """`9-King-Hamlet`: runs of separators and control characters become one `-`."""
+    out: list[str] = []
+    for char in full_name.strip():
+        if char in _DM_SLUG_SEPARATORS or unicodedata.category(char).startswith("C"):
+            if not out or out[-1] != "-":
+                out.append("-")
+        else:
+            out.append(char)
+    return f"{user_id}-{''.join(out)}"
 
 
 def stream_narrow(realm_url: str, stream_id: int, stream_name: str) -> str:
@@ -28,8 +46,7 @@ def topic_narrow(
 
 def dm_narrow(realm_url: str, sender_id: int, sender_full_name: str) -> str:
     """1:1 DM link (behaviour §4.6): the sender's id and name, spaces as `-`."""
-    slug = hash_component(sender_full_name.replace(" ", "-"))
-    return f"{realm_url}/#narrow/dm/{sender_id}-{slug}"
+    return f"{realm_url}/#narrow/dm/{dm_slug(sender_id, sender_full_name)}"
 
 
 def group_dm_narrow(realm_url: str, other_participant_ids: Iterable[int]) -> str:
