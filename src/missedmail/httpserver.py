@@ -1,0 +1,42 @@
+"""The HTTP server of `missedmail run` and `missedmail web`: waitress, in this process.
+
+waitress is a threaded, pure-Python WSGI server: it runs beside the worker threads in one
+process without forking (forking a process that holds broker and database connections is
+unsafe), and stops cleanly from a signal handler. For many web processes behind a load
+balancer, gunicorn can serve `missedmail.wsgi:application` instead (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from waitress import create_server
+
+from missedmail.wsgi import application
+
+logger = logging.getLogger(__name__)
+
+
+class HttpServer:
+    def __init__(self, host: str, port: int, *, threads: int = 8) -> None:
+        self._server: Any = create_server(
+            application, host=host, port=port, threads=threads, ident="missedmail"
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        port: int = self._server.effective_port
+        return port
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        logger.info("action=http_started port=%d", self.port)
+
+    def stop(self) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

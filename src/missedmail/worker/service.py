@@ -1,0 +1,205 @@
+"""The composition root of a worker process: threads, their dependencies, start and stop.
+
+Threads (each with its own database connection, as Django gives one per thread):
+- consumer   (when AMQP_URL is set): queue → `schedule_events`, acks after commit;
+- listener   (on PostgreSQL): NOTIFY from other processes → wakes the batcher;
+- batcher    sleeps until the earliest due notification, then runs one pass;
+- sender     sleeps until the earliest deliverable email, then delivers;
+- heartbeat  every few seconds: records that this process lives, and looks at the earliest
+             due work so that work created by other processes is found even without NOTIFY.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import close_old_connections, connection
+
+from missedmail.clock import Clock
+from missedmail.composing.batch import CompositionOptions
+from missedmail.conf import Settings
+from missedmail.health import heartbeats, metrics
+from missedmail.outbox import sender as outbox_sender
+from missedmail.outbox.config import OutboxConfig
+from missedmail.outbox.retry import RetryPolicy
+from missedmail.outbox.transports import Transport
+from missedmail.queue.consumer import ConsumerConfig, QueueConsumer
+from missedmail.scheduling import wakeups
+from missedmail.scheduling.ingest import raw_event_from_body, schedule_events
+from missedmail.scheduling.models import EventSource
+from missedmail.worker.batching import BatcherConfig, earliest_pending, send_due_batches
+from missedmail.worker.listener import DueListener
+from missedmail.worker.loop import WakeableLoop
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    consume_queue: bool = True
+    queue_name: str = "missedmessage_emails"
+    heartbeat_seconds: float = 10.0
+    sender_batch: int = 50
+    sender_lease_seconds: float = 300.0
+
+
+def _fresh_connection(
+    step: Callable[[datetime], datetime | None],
+) -> Callable[[datetime], datetime | None]:
+    """Before each step, drop a connection that died (database restarted) or aged out."""
+
+    def wrapped(now: datetime) -> datetime | None:
+        close_old_connections()
+        return step(now)
+
+    return wrapped
+
+
+def _drop_connection(_error: BaseException) -> None:
+    # After an error the connection may be broken or mid-transaction; the next step
+    # reconnects. Called on the loop's own thread, so it closes that thread's connection.
+    connection.close()
+
+
+class WorkerService:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        transport: Transport,
+        options: WorkerOptions | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.transport = transport
+        self.options = options or WorkerOptions()
+        self.name = heartbeats.worker_name()
+        self.batcher_config = BatcherConfig(
+            composition=CompositionOptions(reply_by_email=bool(settings.email_gateway_pattern)),
+            outbox=OutboxConfig.from_settings(settings),
+            staging=settings.staging,
+        )
+        self.retry_policy = RetryPolicy()
+        self._stop = threading.Event()
+        self.batcher = WakeableLoop(
+            "batcher", _fresh_connection(self._batch_step), clock, on_error=_drop_connection
+        )
+        self.sender = WakeableLoop(
+            "sender", _fresh_connection(self._send_step), clock, on_error=_drop_connection
+        )
+        self.heartbeat = WakeableLoop(
+            "heartbeat",
+            _fresh_connection(self._heartbeat_step),
+            clock,
+            max_wait_seconds=self.options.heartbeat_seconds,
+            on_error=_drop_connection,
+        )
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        wakeups.subscribe(self.batcher.wake)
+        now = self.clock.now()
+        heartbeats.register(self.name, "worker", now)
+        heartbeats.forget_stopped(now)  # rows of processes that stopped long ago
+        self.batcher.start()
+        self.sender.start()
+        self.heartbeat.start()
+        if self.options.consume_queue and self.settings.amqp_url:
+            consumer = QueueConsumer(
+                ConsumerConfig(url=self.settings.amqp_url, queue=self.options.queue_name),
+                self.handle_queue_batch,
+                self._stop,
+            )
+            self._spawn("consumer", consumer.run)
+        if connection.vendor == "postgresql":
+            self._spawn("listener", DueListener(self.batcher.wake, self._stop).run)
+        logger.info(
+            "action=worker_started name=%s queue=%s staging=%s",
+            self.name,
+            bool(self.settings.amqp_url and self.options.consume_queue),
+            self.settings.staging,
+        )
+
+    def stop(self) -> None:
+        """Stop every thread and wait for them; safe to call twice."""
+        self._stop.set()
+        wakeups.unsubscribe(self.batcher.wake)
+        for thread in self._threads:
+            thread.join()
+        for loop in (self.batcher, self.sender, self.heartbeat):
+            loop.stop()
+        try:
+            heartbeats.mark_stopped(self.name, self.clock.now())
+        except Exception:  # the database may be the reason we stop; the heartbeat expires anyway
+            logger.warning("action=heartbeat_stop_failed name=%s", self.name)
+        finally:
+            connection.close()
+        self.transport.close()
+        logger.info("action=worker_stopped name=%s", self.name)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                target()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def handle_queue_batch(self, bodies: list[bytes]) -> None:
+        """The consumer's callback: store a batch of events; raising makes it nack them."""
+        close_old_connections()
+        try:
+            result = schedule_events(
+                [raw_event_from_body(body) for body in bodies],
+                source=EventSource.QUEUE,
+                now=self.clock.now(),
+            )
+        except Exception:
+            connection.close()
+            raise
+        metrics.EVENTS_CONSUMED.inc(len(bodies))
+        metrics.NOTIFICATIONS_SCHEDULED.inc(result.count("scheduled"))
+        if rejected := result.count("rejected"):
+            metrics.EVENTS_REJECTED.labels(source=EventSource.QUEUE.value).inc(rejected)
+        wakeups.announce_due(result.earliest_new_due)
+
+    def _batch_step(self, now: datetime) -> datetime | None:
+        result = send_due_batches(now, self.batcher_config)
+        if result.emails:
+            self.sender.wake()
+        return result.next_due
+
+    def _send_step(self, now: datetime) -> datetime | None:
+        report = outbox_sender.send_once(
+            now,
+            self.transport,
+            limit=self.options.sender_batch,
+            lease_seconds=self.options.sender_lease_seconds,
+            owner=self.name,
+            policy=self.retry_policy,
+            clock=self.clock,
+        )
+        if report.claimed >= self.options.sender_batch:
+            return now  # a full round: more may be ready
+        return outbox_sender.next_wake_at()
+
+    def _heartbeat_step(self, now: datetime) -> datetime | None:
+        heartbeats.beat(self.name, "worker", now)
+        # Work created by other processes (the web process, `missedmail enqueue`, a worker
+        # that died) is found here even when no NOTIFY reached us.
+        if (due := earliest_pending()) is not None:
+            self.batcher.wake(due)
+        if (ready := outbox_sender.next_wake_at()) is not None:
+            self.sender.wake(ready)
+        return None
