@@ -23,6 +23,7 @@ from missedmail.startup import (
     EXIT_FAILURE,
     EXIT_USAGE,
     build_transport,
+    check_amqp_url,
     check_database,
     fail,
     setup_django,
@@ -89,6 +90,7 @@ def cmd_serve(args: argparse.Namespace, *, web: bool, worker: bool) -> int:
             fail(f"MISSEDMAIL_BIND: cannot listen on {address}: {error.strerror}")
     if worker:
         try:
+            check_amqp_url(settings)
             service = WorkerService(settings, SystemClock(), build_transport(settings))
         except ConfigError as error:
             fail(str(error), EXIT_USAGE)

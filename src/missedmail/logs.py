@@ -47,5 +47,8 @@ def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) ->
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that are chatty at INFO about every connection.
-    for noisy in ("pika", "waitress.queue", "aiosmtpd", "mail.log"):
+    for noisy in ("waitress.queue", "aiosmtpd", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pika logs several ERROR lines for every failed connection attempt; the consumer logs
+    # one line per outage itself (action=broker_unavailable).
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -68,6 +68,18 @@ def check_database(settings: Settings, *, migrate_embedded: bool) -> None:
     connection.close()
 
 
+def check_amqp_url(settings: Settings) -> None:
+    """pika's own reading of AMQP_URL (query parameters such as heartbeat), at start-up
+    rather than first inside the consumer thread."""
+    from missedmail.queue.broker import check_url
+
+    if settings.amqp_url:
+        try:
+            check_url(settings.amqp_url)
+        except ValueError as error:
+            raise ConfigError(f"AMQP_URL: {error}") from None
+
+
 def build_transport(settings: Settings) -> Transport:
     from missedmail.outbox.transports import transport_from_settings
 
