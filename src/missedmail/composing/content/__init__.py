@@ -1,39 +1,47 @@
 """One message's content, made safe and email-ready (behaviour §4.7).
 
-STUB: the interface is final; the implementation is being written (chat Markdown dialect,
-sanitising, email-safe transformations). Callers may rely on the signatures below.
+`message_html` renders the chat Markdown (or takes the host's `rendered_content`), applies
+the email transformations (absolute links, no image previews, emoji as images, collapsed
+spoilers, math as TeX, times for the reader) and sanitises the result with an allow-list,
+always last. `message_text` is the plain-text counterpart, from the Markdown source.
+docs/content-rendering.md describes the whole mapping.
 """
 
 from __future__ import annotations
 
+import functools
 import html
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from missedmail.composing.content.context import RenderContext
+from missedmail.composing.content.dialect import referenced_stream_names as _stream_names
+from missedmail.composing.content.emailsafe import email_safe_html
+from missedmail.composing.content.markdown import render_markdown
+from missedmail.composing.content.plaintext import plain_text
+from missedmail.composing.content.sanitize import sanitize_html
 
-@dataclass(frozen=True)
-class RenderContext:
-    realm_url: str  # e.g. "https://chat.example.com" (no trailing slash)
-    timezone: str  # the reader's IANA zone; "" = UTC
-    twenty_four_hour_time: bool
-    # Lower-cased stream name → id, for `#**stream**` links; see referenced_stream_names.
-    stream_ids: Mapping[str, int] = field(default_factory=dict)
+__all__ = [
+    "RenderContext",
+    "message_html",
+    "message_text",
+    "prepend_sender_html",
+    "referenced_stream_names",
+]
 
 
 def referenced_stream_names(content: str) -> set[str]:
     """Lower-cased names of the streams `content` links to, so the caller can look their
     ids up for a whole batch in one query."""
-    return set()
+    return _stream_names(content)
 
 
 def message_html(content: str, rendered_content: str | None, ctx: RenderContext) -> str:
     """A sanitised, email-safe HTML fragment for one message (block-level elements)."""
-    return "".join(f"<p>{html.escape(line)}</p>" for line in content.splitlines() if line)
+    return _cached_html(content, rendered_content, *_reader_key(content, ctx))
 
 
 def message_text(content: str, ctx: RenderContext) -> str:
     """The plain-text rendering of one message's Markdown, without any `> ` quoting."""
-    return content
+    return _cached_text(content, *_reader_key(content, ctx))
 
 
 def prepend_sender_html(fragment: str, sender_name: str) -> str:
@@ -42,3 +50,50 @@ def prepend_sender_html(fragment: str, sender_name: str) -> str:
     if fragment.startswith("<p>"):
         return "<p>" + bold + fragment[3:]
     return f"<p>{bold}</p>{fragment}"
+
+
+# A message mentioned to a whole stream is rendered once per reader, and readers differ
+# only in timezone and clock preference. The rendering depends on nothing but the content
+# and these keys (the stream ids reduced to those the content links to), so it is computed
+# once per distinct key. A consequence: a bad `<time>` value is logged once per distinct
+# rendering rather than once per reader.
+_CACHED_RENDERINGS = 1024
+_StreamIds = tuple[tuple[str, int | None], ...]
+_ReaderKey = tuple[str, str, bool, _StreamIds]
+
+
+def _reader_key(content: str, ctx: RenderContext) -> _ReaderKey:
+    streams = tuple((name, ctx.stream_ids.get(name)) for name in sorted(_stream_names(content)))
+    # Links are built as realm_url + "/…": a trailing slash would double it.
+    return ctx.realm_url.rstrip("/"), ctx.timezone, ctx.twenty_four_hour_time, streams
+
+
+def _context(
+    realm_url: str, timezone: str, twenty_four_hour_time: bool, streams: _StreamIds
+) -> RenderContext:
+    stream_ids = {name: stream_id for name, stream_id in streams if stream_id is not None}
+    return RenderContext(realm_url, timezone, twenty_four_hour_time, stream_ids)
+
+
+@functools.lru_cache(maxsize=_CACHED_RENDERINGS)
+def _cached_html(
+    content: str,
+    rendered_content: str | None,
+    realm_url: str,
+    timezone: str,
+    twenty_four_hour_time: bool,
+    streams: _StreamIds,
+) -> str:
+    ctx = _context(realm_url, timezone, twenty_four_hour_time, streams)
+    if rendered_content is None:
+        unsafe = render_markdown(content, ctx)
+    else:
+        unsafe = email_safe_html(rendered_content, ctx)
+    return sanitize_html(unsafe, ctx.realm_url)
+
+
+@functools.lru_cache(maxsize=_CACHED_RENDERINGS)
+def _cached_text(
+    content: str, realm_url: str, timezone: str, twenty_four_hour_time: bool, streams: _StreamIds
+) -> str:
+    return plain_text(content, _context(realm_url, timezone, twenty_four_hour_time, streams))

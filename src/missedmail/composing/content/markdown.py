@@ -1,0 +1,170 @@
+"""Chat Markdown → email-ready HTML (not yet sanitised; see sanitize.py).
+
+The renderer writes the email form directly (emoji as images, spoilers collapsed, math
+as TeX, times in the reader's zone, absolute links) rather than writing Zulip's HTML and
+transforming it like a host's `rendered_content` (emailsafe.py): it saves parsing the HTML
+a second time for every message, and both paths share the helpers that decide the output.
+
+One parser serves every call and every thread: markdown-it keeps no state between
+renders (each builds its own state objects) and the reader-specific context travels in
+`env`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, cast
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+from missedmail.composing.content.context import RenderContext
+from missedmail.composing.content.dialect import (
+    FENCE_QUOTE,
+    FENCE_SPOILER,
+    FENCES_MATH,
+    MAX_QUOTE_NESTING,
+    TOO_DEEP,
+    MentionKind,
+    fence_kind,
+    use_chat_dialect,
+)
+from missedmail.composing.content.emojis import emoji_image_html
+from missedmail.composing.content.links import absolute_title, absolute_url
+from missedmail.composing.content.spoilers import collapsed_spoiler_html
+from missedmail.composing.content.tex import tex_html
+from missedmail.composing.content.timefmt import format_time, utc_iso
+from missedmail.composing.narrow import stream_narrow, topic_narrow
+
+logger = logging.getLogger(__name__)
+
+_BLANK_LINES = re.compile(r"\n[ \t]*\n")
+_MENTION_CLASSES = {
+    MentionKind.USER: "user-mention",
+    MentionKind.STREAM_WILDCARD: "user-mention",
+    MentionKind.GROUP: "user-group-mention",
+    MentionKind.TOPIC_WILDCARD: "topic-mention",
+}
+
+
+def _context(env: EnvType) -> RenderContext:
+    return cast(RenderContext, env["ctx"])
+
+
+class EmailRenderer(RendererHTML):
+    """Methods named after token types render those tokens (markdown-it's convention)."""
+
+    def __init__(self, parser: Any = None) -> None:
+        super().__init__(parser)
+        self._md = cast(MarkdownIt, parser)
+
+    def chat_mention(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        css_class = _MENTION_CLASSES[cast(MentionKind, token.meta["kind"])]
+        return f'<span class="{css_class}">@{escapeHtml(token.content)}</span>'
+
+    def chat_stream_link(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        ctx = _context(env)
+        stream = cast(str, tokens[idx].meta["stream"])
+        topic = cast("str | None", tokens[idx].meta["topic"])
+        label = f"#{stream}" if topic is None else f"#{stream} > {topic}"
+        stream_id = ctx.stream_ids.get(stream.lower())
+        if stream_id is None:  # not a stream the reader's realm knows: plain text
+            return escapeHtml(label)
+        if topic is None:
+            css_class, url = "stream", stream_narrow(ctx.realm_url, stream_id, stream)
+        else:
+            css_class = "stream-topic"
+            url = topic_narrow(ctx.realm_url, stream_id, stream, topic, None)
+        return f'<a class="{css_class}" href="{escapeHtml(url)}">{escapeHtml(label)}</a>'
+
+    def chat_time(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        ctx = _context(env)
+        raw = tokens[idx].content
+        when = tokens[idx].meta["when"]
+        shown = when and format_time(when, ctx.timezone, ctx.twenty_four_hour_time)
+        if not shown:
+            logger.warning("action=bad_time_value")
+            return escapeHtml(f"<time:{raw}>")
+        return f'<time datetime="{utc_iso(when)}">{escapeHtml(shown)}</time>'
+
+    def chat_emoji(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        return emoji_image_html(_context(env).realm_url, token.meta["code"], token.content)
+
+    def chat_math(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        return tex_html(tokens[idx].content)
+
+    def link_open(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        token = tokens[idx]
+        realm_url = _context(env).realm_url
+        href = str(token.attrGet("href") or "")
+        token.attrSet("href", absolute_url(href, realm_url))
+        if title := token.attrGet("title"):
+            token.attrSet("title", absolute_title(str(title), href, realm_url))
+        return self.renderToken(tokens, idx, options, env)
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        # No inline images in an email (behaviour §4.7): an image becomes a link to it.
+        token = tokens[idx]
+        url = absolute_url(str(token.attrGet("src") or ""), _context(env).realm_url)
+        alt = self.renderInlineAsText(token.children or [], options, env)
+        return f'<a href="{escapeHtml(url)}">{escapeHtml(alt or url)}</a>'
+
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        token = tokens[idx]
+        kind, header = fence_kind(token.info)
+        if kind == FENCE_SPOILER:
+            return collapsed_spoiler_html(self._md.renderInline(header, env) if header else "")
+        if kind in FENCES_MATH:
+            blocks = _BLANK_LINES.split(token.content.strip())
+            return "".join(f"<p>{tex_html(block)}</p>\n" for block in blocks if block.strip())
+        if kind == FENCE_QUOTE:
+            depth: int = env["depth"]
+            body = (
+                self._md.render(token.content, {**env, "depth": depth + 1})
+                if depth < MAX_QUOTE_NESTING
+                else f"<p>{TOO_DEEP}</p>\n"
+            )
+            return f"<blockquote>\n{body}</blockquote>\n"
+        return super().fence(tokens, idx, options, env)
+
+
+def _build_parser() -> MarkdownIt:
+    md = MarkdownIt(
+        "commonmark",
+        # html=False: raw HTML in a message is text, escaped, never markup.
+        # breaks=True: a single newline is a line break in chat messages.
+        {"html": False, "linkify": True, "breaks": True, "typographer": False},
+        renderer_cls=EmailRenderer,
+    )
+    md.enable(["linkify", "strikethrough", "table"])
+    md.use(use_chat_dialect)
+    return md
+
+
+_PARSER = _build_parser()
+
+
+def render_markdown(content: str, ctx: RenderContext) -> str:
+    """Email-ready HTML for one message's Markdown; every user-controlled string in it is
+    escaped, and it still goes through the sanitiser."""
+    rendered: str = _PARSER.render(content, {"ctx": ctx, "depth": 0})
+    return rendered

@@ -1,0 +1,60 @@
+"""The text/html part: a small document rendered from one template, then its CSS inlined
+(mail clients drop or ignore `<style>` unevenly). The dark-mode media query cannot be
+inlined and stays in `<head>` (`keep_at_rules`), where clients that support it apply it.
+
+The template engine is our own, not the project's TEMPLATES setting: autoescaping is on
+whatever the web app configures, and only our templates directory is searched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import css_inline
+from django.template import Context, Engine
+
+from missedmail.composing.content import message_html, prepend_sender_html
+from missedmail.composing.sections import EmailSections, MessageBlock
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "missedmail/missed_message.html"
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    sections: EmailSections
+    # Per block, its messages as sanitised fragments (from the content package); the
+    # first one starts with the bold sender name when the email names senders.
+    blocks: tuple[tuple[str, ...], ...]
+
+
+@cache
+def template_engine() -> Engine:
+    return Engine(dirs=[str(TEMPLATES_DIR)], autoescape=True)
+
+
+@cache
+def css_inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
+
+
+def block_fragments(block: MessageBlock, sections: EmailSections) -> tuple[str, ...]:
+    fragments = [
+        message_html(message.content, message.rendered_content, sections.render)
+        for message in block.messages
+    ]
+    if block.sender_name is not None and fragments:
+        fragments[0] = prepend_sender_html(fragments[0], block.sender_name)
+    return tuple(fragments)
+
+
+def html_body(sections: EmailSections) -> str:
+    page = HtmlPage(
+        sections=sections,
+        blocks=tuple(block_fragments(block, sections) for block in sections.blocks),
+    )
+    document = template_engine().get_template(TEMPLATE_NAME).render(Context({"page": page}))
+    inlined: str = css_inliner().inline(document)
+    return inlined
