@@ -28,8 +28,7 @@ class HttpServer:
 
     @property
     def port(self) -> int:
-        port: int = self._server.effective_port
-        return port
+        return int(self._server.effective_port)  # waitress reports it as a string
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
