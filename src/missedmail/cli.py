@@ -174,11 +174,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(figures.to_json(), sort_keys=True))
         return 0
-    data = figures.to_json()
-    print(f"pending notifications: {data['pending']} ({data['due']} due)")
-    print("outbox: " + ", ".join(f"{state} {count}" for state, count in data["outbox"].items()))
-    print(f"skipped: {data['skipped']}")
-    print(f"rejected events: {data['rejected']}")
+    print(f"pending notifications: {figures.pending} ({figures.due} due)")
+    if figures.oldest_due_seconds is not None:
+        print(f"oldest due notification: {figures.oldest_due_seconds:.0f} s overdue")
+    print("outbox: " + ", ".join(f"{state} {count}" for state, count in figures.outbox.items()))
+    reasons = ", ".join(f"{reason} {n}" for reason, n in figures.skipped_by_reason.items() if n)
+    print(f"skipped notifications: {figures.skipped}" + (f" ({reasons})" if reasons else ""))
+    print(f"rejected events: {figures.rejected}")
+    print(f"workers alive: {figures.workers}")
     return 0
 
 
@@ -203,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Configuration comes from environment variables; see README.md.",
     )
     parser.add_argument("--version", action="version", version=f"missedmail {__version__}")
-    parser.add_argument("--log-level", default=os.environ.get("MISSEDMAIL_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("MISSEDMAIL_LOG_LEVEL"),
+        help="DEBUG, INFO (default; WARNING for demo), WARNING or ERROR",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -254,8 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.django_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    level = args.log_level or ("WARNING" if args.command == "demo" else "INFO")
     try:
-        configure_logging(args.log_level.upper())
+        configure_logging(level.upper())
     except ValueError:
         fail(f"--log-level: unknown level {args.log_level!r}", EXIT_USAGE)
     handler: Callable[[argparse.Namespace], int] = args.handler

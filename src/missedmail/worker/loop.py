@@ -37,7 +37,7 @@ def backoff_seconds(failures: int) -> float:
     """1, 2, 4, 8, 16, 30, 30, … for the 1st, 2nd, … consecutive failure."""
     if failures <= 0:
         return 0.0
-    return min(BACKOFF_INITIAL_SECONDS * 2 ** (failures - 1), BACKOFF_MAX_SECONDS)
+    return min(BACKOFF_INITIAL_SECONDS * 2.0 ** (failures - 1), BACKOFF_MAX_SECONDS)
 
 
 class WakeableLoop:

@@ -28,7 +28,9 @@ class SignallingTransport(MemoryTransport):
         super().__init__()
         self.changed = threading.Condition()
 
-    def send(self, envelope_from: str, recipients: Sequence[str], message_bytes: bytes, *, email_id: int) -> str:
+    def send(
+        self, envelope_from: str, recipients: Sequence[str], message_bytes: bytes, *, email_id: int
+    ) -> str:
         try:
             return super().send(envelope_from, recipients, message_bytes, email_id=email_id)
         finally:
@@ -37,7 +39,9 @@ class SignallingTransport(MemoryTransport):
 
     def wait_for_sent(self, count: int) -> None:
         with self.changed:
-            assert self.changed.wait_for(lambda: len(self.sent) >= count, timeout=30), len(self.sent)
+            assert self.changed.wait_for(lambda: len(self.sent) >= count, timeout=30), len(
+                self.sent
+            )
 
 
 @pytest.fixture
@@ -64,10 +68,14 @@ def test_an_event_from_the_queue_is_sent_when_its_batch_falls_due(
 ) -> None:
     worker, transport = service
     message = direct_message(org.othello, [org.hamlet], "hello")
-    body = json.dumps({"user_profile_id": 10, "message_id": message.id, "trigger": "private_message"})
+    body = json.dumps(
+        {"user_profile_id": 10, "message_id": message.id, "trigger": "private_message"}
+    )
     worker.handle_queue_batch([body.encode(), b"\xff not json"])
 
-    assert ScheduledNotification.objects.get().scheduled_timestamp == clock.now() + timedelta(seconds=120)
+    assert ScheduledNotification.objects.get().scheduled_timestamp == clock.now() + timedelta(
+        seconds=120
+    )
     assert RejectedEvent.objects.get().reason.startswith("event: body is not UTF-8")
     assert transport.sent == []
 
@@ -85,7 +93,9 @@ def test_stop_returns_promptly_with_work_planned_far_ahead(
 ) -> None:
     worker, _ = service
     message = direct_message(org.othello, [org.hamlet], "later")
-    body = json.dumps({"user_profile_id": 10, "message_id": message.id, "trigger": "direct_message"})
+    body = json.dumps(
+        {"user_profile_id": 10, "message_id": message.id, "trigger": "direct_message"}
+    )
     worker.handle_queue_batch([body.encode()])
     worker.stop()  # the fixture stops it again: stop must be idempotent
     assert not worker.batcher.is_alive
