@@ -36,9 +36,13 @@ class OutboundEmail(models.Model):
     status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
     )
-    attempts = models.IntegerField(default=0)
+    attempts = models.IntegerField(default=0, help_text="Attempts started (counted at claim)")
     next_attempt_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease: a sender records a failure only while it still holds it, so a
+    # slow sender whose lease expired cannot overwrite the outcome of the one that took over.
+    lease_owner = models.CharField(max_length=200, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_response = models.TextField(blank=True, default="")
     due_at = models.DateTimeField(help_text="When the batch fell due (latency = sent_at - due_at)")
     created_at = models.DateTimeField()
@@ -76,6 +80,9 @@ class AttemptOutcome(models.TextChoices):
     SENT = "sent"
     TRANSIENT = "transient"
     PERMANENT = "permanent"
+    # The sender stopped (crash, kill) before recording the outcome; its lease expired and
+    # the email was claimed again. The server may or may not have accepted that attempt.
+    LOST = "lost"
 
 
 class DeliveryAttempt(models.Model):

@@ -25,6 +25,7 @@ from missedmail.conf import Settings
 from missedmail.health import heartbeats, metrics
 from missedmail.outbox import sender as outbox_sender
 from missedmail.outbox.config import OutboxConfig
+from missedmail.outbox.models import EmailStatus
 from missedmail.outbox.retry import RetryPolicy
 from missedmail.outbox.transports import Transport
 from missedmail.queue.consumer import ConsumerConfig, QueueConsumer
@@ -63,6 +64,21 @@ def _drop_connection(_error: BaseException) -> None:
     # After an error the connection may be broken or mid-transaction; the next step
     # reconnects. Called on the loop's own thread, so it closes that thread's connection.
     connection.close()
+
+
+def record_delivery_metrics(report: outbox_sender.DeliveryReport) -> None:
+    # Counted here: the outbox and health packages are siblings and do not import each other.
+    for outcome in report.outcomes:
+        metrics.SMTP_SECONDS.observe((outcome.finished_at - outcome.started_at).total_seconds())
+        if outcome.status == EmailStatus.SENT:
+            metrics.EMAILS_SENT.inc()
+            metrics.DUE_TO_SENT_SECONDS.observe(
+                max(0.0, (outcome.finished_at - outcome.due_at).total_seconds())
+            )
+        elif outcome.status == EmailStatus.RETRYING:
+            metrics.EMAIL_RETRIES.inc()
+        elif outcome.status == EmailStatus.FAILED:
+            metrics.EMAILS_FAILED.inc()
 
 
 class WorkerService:
@@ -190,6 +206,7 @@ class WorkerService:
             policy=self.retry_policy,
             clock=self.clock,
         )
+        record_delivery_metrics(report)
         if report.claimed >= self.options.sender_batch:
             return now  # a full round: more may be ready
         return outbox_sender.next_wake_at()

@@ -1,0 +1,391 @@
+"""Delivering outbox rows: claim with a lease, send outside any transaction, record.
+
+The state machine and why it is shaped so are in docs/decisions/0003-outbox.md. In short:
+
+- `claim_ready` takes ready rows in one short transaction (`SKIP LOCKED`: concurrent
+  senders never wait for each other and never take the same row), marks them `sending`
+  with a lease, counts the attempt, and commits before any network I/O.
+- `deliver` sends each claimed email with no transaction open, then records the outcome
+  in its own short transaction. One email's failure never holds up the next one.
+- A sender that dies leaves `sending` rows whose lease runs out; the next claim takes them
+  again. So delivery is at least once: a crash between the server's "250" and our record
+  repeats that one email, with the same bytes and the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Min, Q
+
+from missedmail.clock import Clock
+from missedmail.outbox.models import AttemptOutcome, DeliveryAttempt, EmailStatus, OutboundEmail
+from missedmail.outbox.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from missedmail.outbox.transports import (
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    Transport,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CLAIM_LIMIT = 50
+# Longer than a whole claimed round normally takes (limit x one SMTP exchange), so a live
+# sender keeps its rows; short enough that a dead sender's emails wait only minutes.
+DEFAULT_LEASE_SECONDS = 300.0
+MAX_RESPONSE_CHARS = 2000
+LOST_ATTEMPT_RESPONSE = "outcome unknown: the sender stopped before recording it (lease expired)"
+EMPTY_MESSAGE_RESPONSE = "not sent: the message could not be built"
+READY_STATUSES = (EmailStatus.QUEUED, EmailStatus.RETRYING)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    email_id: int
+    user_id: int
+    attempt: int
+    status: EmailStatus  # the email's status after this attempt: sent, retrying or failed
+    code: int | None  # the server's reply code, when there was one
+    started_at: datetime
+    finished_at: datetime
+    due_at: datetime
+    # False when another sender had taken the email over meanwhile (our lease ran out
+    # mid-attempt): the attempt is logged, but that sender's outcome stands.
+    recorded: bool = True
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    outcomes: list[DeliveryOutcome] = field(default_factory=list)
+    # Claimed but not attempted: the lease ran out before their turn (another sender may
+    # already have them), so sending would risk a duplicate.
+    lease_lost: int = 0
+
+    def count(self, status: EmailStatus) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+
+def _ready(now: datetime) -> Q:
+    return Q(status__in=READY_STATUSES, next_attempt_at__lte=now) | Q(
+        status=EmailStatus.SENDING, lease_expires_at__lte=now
+    )
+
+
+def claim_ready(
+    now: datetime,
+    *,
+    limit: int,
+    lease_seconds: float,
+    owner: str,
+    max_attempts: int = DEFAULT_RETRY_POLICY.max_attempts,
+) -> list[OutboundEmail]:
+    """Claim up to `limit` deliverable emails for `owner`, oldest first, and commit.
+
+    A `sending` row whose lease expired is taken over; its lost attempt is recorded, and
+    when that was the last allowed attempt the email is failed instead of claimed (an
+    email that crashes every sender must not loop forever).
+    """
+    if limit < 1:
+        return []
+    lease_expires_at = now + timedelta(seconds=lease_seconds)
+    with transaction.atomic():
+        rows = list(
+            OutboundEmail.objects.select_for_update(skip_locked=True)
+            .filter(_ready(now))
+            .order_by("next_attempt_at", "id")[:limit]
+        )
+        claimed: list[OutboundEmail] = []
+        given_up: list[OutboundEmail] = []
+        lost: list[DeliveryAttempt] = []
+        for email in rows:
+            if email.status == EmailStatus.SENDING:
+                lost.append(_lost_attempt(email, now))
+                if email.attempts >= max_attempts:
+                    _finish(email, EmailStatus.FAILED, LOST_ATTEMPT_RESPONSE, now)
+                    given_up.append(email)
+                    continue
+            email.status = EmailStatus.SENDING
+            email.attempts += 1
+            email.lease_expires_at = lease_expires_at
+            email.lease_owner = owner
+            email.claimed_at = now
+            email.updated_at = now
+            claimed.append(email)
+        OutboundEmail.objects.bulk_update(
+            claimed + given_up,
+            [
+                "status",
+                "attempts",
+                "lease_expires_at",
+                "lease_owner",
+                "claimed_at",
+                "last_response",
+                "updated_at",
+            ],
+        )
+        DeliveryAttempt.objects.bulk_create(lost)
+    for email in given_up:
+        logger.error(
+            "action=email_failed email_id=%d user_id=%d attempt=%d reason=lease_expired",
+            email.id,
+            email.user_id,
+            email.attempts,
+        )
+    if claimed:
+        logger.info("action=emails_claimed owner=%s count=%d", owner, len(claimed))
+    return claimed
+
+
+def _lost_attempt(email: OutboundEmail, now: datetime) -> DeliveryAttempt:
+    logger.warning(
+        "action=email_lease_expired email_id=%d user_id=%d attempt=%d previous_owner=%s",
+        email.id,
+        email.user_id,
+        email.attempts,
+        email.lease_owner,
+    )
+    return DeliveryAttempt(
+        email_id=email.id,
+        number=email.attempts,
+        started_at=email.claimed_at or now,
+        finished_at=now,
+        outcome=AttemptOutcome.LOST,
+        response=LOST_ATTEMPT_RESPONSE,
+    )
+
+
+def _finish(email: OutboundEmail, status: EmailStatus, response: str, now: datetime) -> None:
+    email.status = status
+    email.last_response = response[:MAX_RESPONSE_CHARS]
+    email.lease_expires_at = None
+    email.lease_owner = ""
+    email.updated_at = now
+
+
+def deliver(
+    emails: Sequence[OutboundEmail],
+    transport: Transport,
+    *,
+    clock: Clock,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """Send each claimed email and record its outcome. Call with no transaction open:
+    nobody should wait on our locks while a mail server takes its time."""
+    rng = rng or random.Random()  # noqa: S311 -- jitter spreads retries; it guards no secret
+    report = DeliveryReport(claimed=len(emails))
+    for email in emails:
+        outcome = _deliver_one(email, transport, clock=clock, policy=policy, rng=rng)
+        if outcome is None:
+            report.lease_lost += 1
+        else:
+            report.outcomes.append(outcome)
+    return report
+
+
+def _deliver_one(
+    email: OutboundEmail,
+    transport: Transport,
+    *,
+    clock: Clock,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> DeliveryOutcome | None:
+    started_at = clock.now()
+    if email.lease_expires_at is None or email.lease_expires_at <= started_at:
+        logger.warning(
+            "action=email_lease_lost email_id=%d user_id=%d attempt=%d",
+            email.id,
+            email.user_id,
+            email.attempts,
+        )
+        return None
+    code: int | None = None
+    message = bytes(email.mime)
+    if not message:
+        outcome, response = AttemptOutcome.PERMANENT, EMPTY_MESSAGE_RESPONSE
+    else:
+        try:
+            response = transport.send(
+                email.envelope_from, [email.to_address], message, email_id=email.id
+            )
+            outcome = AttemptOutcome.SENT
+        except TransientDeliveryError as error:
+            outcome, response, code = AttemptOutcome.TRANSIENT, error.response, error.code
+        except PermanentDeliveryError as error:
+            outcome, response, code = AttemptOutcome.PERMANENT, error.response, error.code
+        except Exception as error:  # a transport bug must not stop the other emails
+            # The type only: an exception's text could quote the message.
+            logger.error(
+                "action=transport_error email_id=%d error=%s", email.id, type(error).__name__
+            )
+            outcome, response = AttemptOutcome.TRANSIENT, f"internal error: {type(error).__name__}"
+    return _record(
+        email,
+        outcome,
+        response,
+        code,
+        started_at=started_at,
+        finished_at=clock.now(),
+        policy=policy,
+        rng=rng,
+    )
+
+
+def _record(
+    email: OutboundEmail,
+    outcome: AttemptOutcome,
+    response: str,
+    code: int | None,
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+    policy: RetryPolicy,
+    rng: random.Random,
+) -> DeliveryOutcome:
+    attempt = email.attempts
+    response = response[:MAX_RESPONSE_CHARS]
+    delay: timedelta | None = None
+    if outcome == AttemptOutcome.SENT:
+        status = EmailStatus.SENT
+    elif outcome == AttemptOutcome.PERMANENT or policy.exhausted(attempt):
+        status = EmailStatus.FAILED
+    else:
+        status = EmailStatus.RETRYING
+        delay = policy.delay_for(attempt, rng)
+    with transaction.atomic():
+        if status == EmailStatus.SENT:
+            # Delivered is delivered: this wins over whatever another sender recorded.
+            rows = OutboundEmail.objects.filter(id=email.id).exclude(status=EmailStatus.SENT)
+        else:
+            # A failure counts only while the email is still ours: if our lease ran out
+            # and another sender took over, its outcome stands.
+            rows = OutboundEmail.objects.filter(
+                id=email.id,
+                status=EmailStatus.SENDING,
+                lease_owner=email.lease_owner,
+                attempts=attempt,
+            )
+        _finish(email, status, response, finished_at)
+        changes: dict[str, object] = {
+            "status": status,
+            "last_response": email.last_response,
+            "lease_expires_at": None,
+            "lease_owner": "",
+            "updated_at": finished_at,
+        }
+        if status == EmailStatus.SENT:
+            email.sent_at = changes["sent_at"] = finished_at
+        if delay is not None:
+            email.next_attempt_at = changes["next_attempt_at"] = finished_at + delay
+        recorded = rows.update(**changes) == 1
+        DeliveryAttempt.objects.create(
+            email_id=email.id,
+            number=attempt,
+            started_at=started_at,
+            finished_at=finished_at,
+            outcome=outcome,
+            response=response,
+        )
+    _log_outcome(email, status, attempt, code, delay, recorded)
+    return DeliveryOutcome(
+        email_id=email.id,
+        user_id=email.user_id,
+        attempt=attempt,
+        status=status,
+        code=code,
+        started_at=started_at,
+        finished_at=finished_at,
+        due_at=email.due_at,
+        recorded=recorded,
+    )
+
+
+def _log_outcome(
+    email: OutboundEmail,
+    status: EmailStatus,
+    attempt: int,
+    code: int | None,
+    delay: timedelta | None,
+    recorded: bool,
+) -> None:
+    ids = (email.id, email.user_id, attempt)
+    if not recorded:
+        logger.warning(
+            "action=email_outcome_superseded email_id=%d user_id=%d attempt=%d status=%s",
+            *ids,
+            status,
+        )
+    elif status == EmailStatus.SENT:
+        logger.info("action=email_sent email_id=%d user_id=%d attempt=%d", *ids)
+    elif delay is not None:
+        logger.warning(
+            "action=email_retry email_id=%d user_id=%d attempt=%d code=%s delay_seconds=%.1f",
+            *ids,
+            code,
+            delay.total_seconds(),
+        )
+    else:
+        logger.error("action=email_failed email_id=%d user_id=%d attempt=%d code=%s", *ids, code)
+
+
+def send_once(
+    now: datetime,
+    transport: Transport,
+    *,
+    owner: str,
+    clock: Clock,
+    limit: int = DEFAULT_CLAIM_LIMIT,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    rng: random.Random | None = None,
+) -> DeliveryReport:
+    """One round: claim what is ready at `now`, deliver it. `report.claimed == limit`
+    means more may be ready."""
+    emails = claim_ready(
+        now, limit=limit, lease_seconds=lease_seconds, owner=owner, max_attempts=policy.max_attempts
+    )
+    return deliver(emails, transport, clock=clock, policy=policy, rng=rng)
+
+
+def next_wake_at() -> datetime | None:
+    """When a sender next has something to do: the earliest ready time of a queued or
+    retrying email, or the earliest lease expiry of a `sending` one (its sender may have
+    died). None when the outbox holds nothing to deliver."""
+    ready = OutboundEmail.objects.filter(status__in=READY_STATUSES).aggregate(
+        at=Min("next_attempt_at")
+    )["at"]
+    leased = OutboundEmail.objects.filter(status=EmailStatus.SENDING).aggregate(
+        at=Min("lease_expires_at")
+    )["at"]
+    times = [time for time in (ready, leased) if time is not None]
+    return min(times) if times else None
+
+
+def requeue_failed(email_ids: Iterable[int], now: datetime) -> int:
+    """Give failed emails a fresh round of attempts, from now (the operators' retry).
+
+    Attempts count from 1 again. An email whose message could not be built (an unusable
+    address) stays failed: sending it would fail the same way.
+    """
+    ids = list(email_ids)
+    with transaction.atomic():
+        count = (
+            OutboundEmail.objects.filter(id__in=ids, status=EmailStatus.FAILED)
+            .exclude(mime=b"")
+            .update(
+                status=EmailStatus.QUEUED,
+                attempts=0,
+                next_attempt_at=now,
+                last_response="",
+                updated_at=now,
+            )
+        )
+    logger.info("action=emails_requeued requested=%d count=%d", len(ids), count)
+    return count

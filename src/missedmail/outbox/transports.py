@@ -1,0 +1,388 @@
+"""How composed emails leave: one small interface, three implementations.
+
+- `SmtpTransport`: a real mail server (contract §2, `EMAIL_HOST` and friends).
+- `FileTransport`: one `.eml` file per email under the data dir, when no server is set.
+- `MemoryTransport`: keeps the messages; tests drive it (make it fail the next sends) and
+  read what was sent. A real implementation, not a mock.
+
+A transport answers with the server's response text, or raises `TransientDeliveryError`
+(try again later) or `PermanentDeliveryError` (this email will never go through). Which is
+which is decided here, once, so the sender only deals with the two outcomes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import ssl
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from missedmail.clock import Clock, SystemClock
+from missedmail.conf import EmailSettings, Settings
+
+# Without a timeout a hung server would block the sender past its lease, and another
+# sender would send the same email again. Django's default is no timeout; ours is not.
+DEFAULT_SMTP_TIMEOUT_SECONDS = 30.0
+EML_FILE_MODE = 0o640
+OUTBOX_DIR_MODE = 0o750
+
+
+class DeliveryError(Exception):
+    def __init__(self, response: str, *, code: int | None = None) -> None:
+        super().__init__(response)
+        self.response = response
+        self.code = code
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth another attempt later: a 4xx reply, a refused, reset or timed-out connection."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A 5xx reply to this email: retrying would get the same answer."""
+
+
+class Transport(Protocol):
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message_bytes: bytes,
+        *,
+        email_id: int,
+    ) -> str:
+        """Deliver `message_bytes` as is; return the server's response. `email_id` names
+        the outbox row (file names, test records), never the content."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def transport_from_settings(settings: Settings) -> Transport:
+    """SMTP when `EMAIL_HOST` is set, else `.eml` files under `<data dir>/outbox/`."""
+    if settings.email.smtp_enabled:
+        return SmtpTransport(settings.email)
+    return FileTransport(settings.outbox_dir)
+
+
+def error_for_reply(code: int, reply: str) -> DeliveryError:
+    text = f"{code} {reply}".strip()
+    if 500 <= code <= 599:
+        return PermanentDeliveryError(text, code=code)
+    # 4xx, and anything unexpected: a server that answers oddly today may answer well later.
+    return TransientDeliveryError(text, code=code)
+
+
+def _reply_text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(text.split())  # multi-line replies on one line, for the record
+
+
+class _StaleConnection(Exception):
+    """A kept-open connection turned out closed before this email's first command."""
+
+
+class SmtpTransport:
+    """Sends through one SMTP connection kept open across emails, reconnecting when the
+    server has dropped it.
+
+    Errors while connecting (refused, TLS, greeting, login) are transient whatever their
+    code: they are about the server or our settings, not about this email, and an
+    operator can fix them while the email waits. Replies to MAIL, RCPT and DATA are
+    classified by code: 4xx transient, 5xx permanent. We send one recipient per email, so a
+    refused recipient is the email's outcome.
+
+    Safe to share between threads (a lock serialises sends), though each sender thread
+    should have its own for throughput.
+    """
+
+    def __init__(
+        self,
+        settings: EmailSettings,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._local_hostname = local_hostname
+        self._lock = threading.Lock()
+        self._connection: smtplib.SMTP | None = None
+
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message_bytes: bytes,
+        *,
+        email_id: int,
+    ) -> str:
+        with self._lock:
+            try:
+                return self._send(envelope_from, recipients, message_bytes)
+            except DeliveryError:
+                raise
+            except smtplib.SMTPResponseException as error:
+                self._discard()
+                raise error_for_reply(error.smtp_code, _reply_text(error.smtp_error)) from error
+            except (smtplib.SMTPException, OSError) as error:
+                # Disconnected, reset or timed out mid-transaction: the server did not
+                # confirm the message, so it is not delivered as far as we know.
+                self._discard()
+                raise TransientDeliveryError(_describe(error)) from error
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                # Closing anyway: a server that is gone cannot hear QUIT.
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    self._connection.quit()
+            self._discard()
+
+    def _send(self, envelope_from: str, recipients: Sequence[str], message_bytes: bytes) -> str:
+        if self._connection is not None:
+            try:
+                return self._transaction(
+                    self._connection, envelope_from, recipients, message_bytes, reused=True
+                )
+            except _StaleConnection:
+                self._discard()
+        self._connection = self._connect()
+        return self._transaction(
+            self._connection, envelope_from, recipients, message_bytes, reused=False
+        )
+
+    def _transaction(
+        self,
+        connection: smtplib.SMTP,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message_bytes: bytes,
+        *,
+        reused: bool,
+    ) -> str:
+        # Only the first command can tell a connection the server closed while it sat idle
+        # from a failure of this email; nothing of the email has been sent at that point,
+        # so trying once more on a new connection cannot send it twice.
+        try:
+            code, reply = connection.mail(envelope_from)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            if reused:
+                raise _StaleConnection from error
+            raise
+        if code == 421 and reused:
+            raise _StaleConnection  # the server timed the idle connection out
+        if code != 250:
+            raise self._refused(connection, code, reply)
+        for recipient in recipients:
+            code, reply = connection.rcpt(recipient)
+            if code not in (250, 251):
+                raise self._refused(connection, code, reply)
+        code, reply = connection.data(message_bytes)
+        if code != 250:
+            raise self._refused(connection, code, reply)
+        return f"{code} {_reply_text(reply)}".strip()
+
+    def _refused(self, connection: smtplib.SMTP, code: int, reply: bytes) -> DeliveryError:
+        """The error for a refusal; the connection stays usable unless the server is
+        closing it (421) or the reset fails."""
+        error = error_for_reply(code, _reply_text(reply))
+        if code == 421:
+            self._discard()
+            return error
+        try:
+            connection.rset()
+        except (smtplib.SMTPException, OSError):
+            self._discard()
+        return error
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self._settings
+        timeout = settings.timeout_seconds or DEFAULT_SMTP_TIMEOUT_SECONDS
+        try:
+            connection = (
+                smtplib.SMTP_SSL(
+                    settings.host,
+                    settings.port,
+                    local_hostname=self._local_hostname,
+                    timeout=timeout,
+                    context=self._ssl_context,
+                )
+                if settings.use_ssl
+                else smtplib.SMTP(
+                    settings.host,
+                    settings.port,
+                    local_hostname=self._local_hostname,
+                    timeout=timeout,
+                )
+            )
+        except (smtplib.SMTPException, OSError) as error:
+            raise _connect_error(error) from error
+        try:
+            connection.ehlo_or_helo_if_needed()
+            if settings.use_tls:
+                connection.starttls(context=self._ssl_context)
+                connection.ehlo()
+            if settings.user:
+                connection.login(settings.user, settings.password)
+        except (smtplib.SMTPException, OSError) as error:
+            connection.close()
+            raise _connect_error(error) from error
+        return connection
+
+    def _discard(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code} {_reply_text(error.smtp_error)}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _connect_error(error: BaseException) -> TransientDeliveryError:
+    code = error.smtp_code if isinstance(error, smtplib.SMTPResponseException) else None
+    return TransientDeliveryError(f"cannot use the mail server: {_describe(error)}", code=code)
+
+
+class FileTransport:
+    """Writes each email to `<directory>/<UTC time>-<email id>.eml`.
+
+    The file appears whole or not at all (written to a hidden temporary file in the same
+    directory, synced, then renamed), so a reader watching the folder never sees half an
+    email. Mode 0640: emails are private.
+    """
+
+    def __init__(self, directory: Path, *, clock: Clock | None = None) -> None:
+        self.directory = directory
+        self._clock = clock or SystemClock()
+
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message_bytes: bytes,
+        *,
+        email_id: int,
+    ) -> str:
+        stamp = self._clock.now().astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        name = f"{stamp}-{email_id}.eml"
+        try:
+            self._write(name, message_bytes)
+        except OSError as error:
+            # A full disk or a permission problem is an operator's to fix; the email waits.
+            raise TransientDeliveryError(f"cannot write {name}: {error.strerror}") from error
+        return f"250 written {name}"
+
+    def close(self) -> None:
+        pass  # nothing is kept open
+
+    def _write(self, name: str, data: bytes) -> None:
+        self.directory.mkdir(mode=OUTBOX_DIR_MODE, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.chmod(temporary, EML_FILE_MODE)
+            os.replace(temporary, self.directory / name)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        # The rename is durable only once the directory is synced; the email is recorded
+        # as sent right after this returns.
+        directory_fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    envelope_from: str
+    recipients: tuple[str, ...]
+    message_bytes: bytes
+    email_id: int
+
+    def parsed(self) -> EmailMessage:
+        message = message_from_bytes(self.message_bytes, policy=email_policy.default)
+        assert isinstance(message, EmailMessage)  # noqa: S101 -- policy.default makes one
+        return message
+
+
+@dataclass
+class _FailureRule:
+    remaining: int
+    recipient: str | None
+    permanent: bool
+    response: str
+    code: int
+
+    def error(self) -> DeliveryError:
+        kind = PermanentDeliveryError if self.permanent else TransientDeliveryError
+        return kind(self.response, code=self.code)
+
+
+class MemoryTransport:
+    """Keeps every message in memory; can be told to fail the next sends.
+
+    `attempts` records every call (failed ones included), `sent` only the accepted ones.
+    """
+
+    def __init__(self) -> None:
+        self.attempts: list[SentMessage] = []
+        self.sent: list[SentMessage] = []
+        self.closed = False
+        self._rules: list[_FailureRule] = []
+        self._lock = threading.Lock()
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        permanent: bool = False,
+        code: int | None = None,
+        response: str | None = None,
+        recipient: str | None = None,
+    ) -> None:
+        """Fail the next `count` sends (only those to `recipient`, when given)."""
+        code = code or (550 if permanent else 451)
+        default = "5.1.1 mailbox unavailable" if permanent else "4.3.0 try again later"
+        rule = _FailureRule(count, recipient, permanent, response or f"{code} {default}", code)
+        with self._lock:
+            self._rules.append(rule)
+
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message_bytes: bytes,
+        *,
+        email_id: int,
+    ) -> str:
+        record = SentMessage(envelope_from, tuple(recipients), bytes(message_bytes), email_id)
+        with self._lock:
+            self.attempts.append(record)
+            for rule in self._rules:
+                if rule.remaining > 0 and (rule.recipient is None or rule.recipient in recipients):
+                    rule.remaining -= 1
+                    raise rule.error()
+            self.sent.append(record)
+            return f"250 2.0.0 Ok: queued as memory-{len(self.sent)}"
+
+    def close(self) -> None:
+        self.closed = True

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from missedmail.clock import ManualClock
+from missedmail.conf import load_settings
+from missedmail.outbox.transports import (
+    FileTransport,
+    MemoryTransport,
+    PermanentDeliveryError,
+    SmtpTransport,
+    TransientDeliveryError,
+    error_for_reply,
+    transport_from_settings,
+)
+
+MESSAGE = b"Subject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (421, TransientDeliveryError),
+        (450, TransientDeliveryError),
+        (451, TransientDeliveryError),
+        (452, TransientDeliveryError),
+        (550, PermanentDeliveryError),
+        (552, PermanentDeliveryError),
+        (554, PermanentDeliveryError),
+        (354, TransientDeliveryError),
+    ],
+)
+def test_replies_are_transient_when_4xx_and_permanent_when_5xx(code: int, kind: type) -> None:
+    error = error_for_reply(code, "5.1.1 <iago@example.com>: no such user")
+
+    assert type(error) is kind
+    assert error.code == code
+    assert error.response == f"{code} 5.1.1 <iago@example.com>: no such user"
+
+
+def test_the_file_transport_writes_one_private_eml_file_named_by_time_and_id(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 28, 10, 0, 1, 250000, tzinfo=UTC))
+    transport = FileTransport(tmp_path / "outbox", clock=clock)
+
+    response = transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=42)
+
+    written = tmp_path / "outbox" / "20261128T100001.250000Z-42.eml"
+    assert response == f"250 written {written.name}"
+    assert written.read_bytes() == MESSAGE
+    assert stat.S_IMODE(written.stat().st_mode) == 0o640
+    assert sorted(p.name for p in written.parent.iterdir()) == [written.name]  # no temp left
+
+
+def test_file_names_sort_in_the_order_emails_were_written(tmp_path: Path) -> None:
+    clock = ManualClock()
+    transport = FileTransport(tmp_path, clock=clock)
+    for email_id in (9, 10, 11):
+        transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=email_id)
+        clock.advance(0.5)
+
+    names = sorted(p.name for p in tmp_path.glob("*.eml"))
+    assert [name.rsplit("-", 1)[1] for name in names] == ["9.eml", "10.eml", "11.eml"]
+
+
+def test_an_unwritable_outbox_folder_is_a_transient_failure(tmp_path: Path) -> None:
+    blocker = tmp_path / "outbox"
+    blocker.write_text("a file where the folder should be")
+    transport = FileTransport(blocker)
+
+    with pytest.raises(TransientDeliveryError, match=r"cannot write .*-7\.eml"):
+        transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=7)
+
+
+def test_the_memory_transport_keeps_what_it_accepted() -> None:
+    transport = MemoryTransport()
+
+    response = transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=3)
+
+    assert response.startswith("250 ")
+    [sent] = transport.sent
+    assert (sent.envelope_from, sent.recipients, sent.email_id) == (
+        "noreply@x.org",
+        ("iago@example.com",),
+        3,
+    )
+    assert sent.parsed()["Subject"] == "hi"
+
+
+def test_the_memory_transport_fails_the_next_sends_as_told() -> None:
+    transport = MemoryTransport()
+    transport.fail_next(2)
+    transport.fail_next(1, permanent=True, response="550 5.1.1 gone")
+
+    outcomes = []
+    for _ in range(4):
+        try:
+            transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=1)
+            outcomes.append("sent")
+        except TransientDeliveryError as error:
+            outcomes.append(f"transient {error.code}")
+        except PermanentDeliveryError as error:
+            outcomes.append(f"permanent {error.response}")
+
+    assert outcomes == ["transient 451", "transient 451", "permanent 550 5.1.1 gone", "sent"]
+    assert len(transport.attempts) == 4
+    assert len(transport.sent) == 1
+
+
+def test_the_memory_transport_can_fail_one_recipient_only() -> None:
+    transport = MemoryTransport()
+    transport.fail_next(1, recipient="iago@example.com")
+
+    transport.send("noreply@x.org", ["hamlet@example.com"], MESSAGE, email_id=1)
+    with pytest.raises(TransientDeliveryError):
+        transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=2)
+    transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=3)
+
+    assert [sent.email_id for sent in transport.sent] == [1, 3]
+
+
+def test_without_an_email_host_emails_go_to_files_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings({"MISSEDMAIL_DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40})
+
+    transport = transport_from_settings(settings)
+
+    assert isinstance(transport, FileTransport)
+    assert transport.directory == tmp_path.resolve() / "outbox"
+
+
+def test_with_an_email_host_emails_go_by_smtp(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"MISSEDMAIL_DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40, "EMAIL_HOST": "mx.test"}
+    )
+
+    assert isinstance(transport_from_settings(settings), SmtpTransport)
