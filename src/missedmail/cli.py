@@ -168,20 +168,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = setup_django()
     check_database(settings, migrate_embedded=False)
     from missedmail.clock import SystemClock
-    from missedmail.ops.figures import status_figures
+    from missedmail.ops.figures import status_figures, status_lines
 
     figures = status_figures(SystemClock().now())
     if args.json:
         print(json.dumps(figures.to_json(), sort_keys=True))
         return 0
-    print(f"pending notifications: {figures.pending} ({figures.due} due)")
-    if figures.oldest_due_seconds is not None:
-        print(f"oldest due notification: {figures.oldest_due_seconds:.0f} s overdue")
-    print("outbox: " + ", ".join(f"{state} {count}" for state, count in figures.outbox.items()))
-    reasons = ", ".join(f"{reason} {n}" for reason, n in figures.skipped_by_reason.items() if n)
-    print(f"skipped notifications: {figures.skipped}" + (f" ({reasons})" if reasons else ""))
-    print(f"rejected events: {figures.rejected}")
-    print(f"workers alive: {figures.workers}")
+    print("\n".join(status_lines(figures)))
     return 0
 
 

@@ -1,9 +1,13 @@
-"""The numbers an operator looks at first: what waits, what is due, what the outbox holds,
-what was skipped or rejected, and how many workers are alive.
+"""The numbers an operator looks at first.
 
-Shared by `missedmail status`, the operator page and the scrape-time gauges. These tables
-can hold millions of rows, so every figure is one aggregate query in the database (counts
-and sums, grouped by a short column); no row is ever loaded into Python.
+- `headline(now)`: what the dashboard shows at the top and refreshes — what waits and how
+  late it is, what the outbox still has to deliver, workers alive, and what happened in the
+  last hour and day. Every query is bounded (the waiting rows, or a time window over an
+  indexed column), so it stays cheap on tables of millions of rows and may be polled.
+- `status_figures(now)`: the headline plus all-time totals (outbox by state, skipped,
+  rejected) for `missedmail status` (contract §1). The totals are whole-table aggregates:
+  computed in the database (no row is loaded into Python) but proportional to the tables,
+  so they are for a command, not for a page that refreshes itself.
 """
 
 from __future__ import annotations
@@ -11,26 +15,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from django.db.models import Count, Func, IntegerField, Min, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import Coalesce
 
 from missedmail.health.heartbeats import alive_count
+from missedmail.ops.activity import (
+    LatencySummary,
+    Window,
+    WindowTotals,
+    latency,
+    window_totals,
+)
+from missedmail.ops.formatting import duration
+from missedmail.ops.sql import JsonArrayLength
 from missedmail.outbox.models import EmailStatus, OutboundEmail
 from missedmail.scheduling.models import NotificationSkip, RejectedEvent, ScheduledNotification
 from missedmail.skips import SkipReason
 
+__all__ = [
+    "JsonArrayLength",
+    "ScheduledFigures",
+    "StatusFigures",
+    "headline",
+    "outbox_backlog",
+    "outbox_counts",
+    "scheduled_figures",
+    "skipped_counts",
+    "status_figures",
+    "status_lines",
+]
 
-class JsonArrayLength(Func):
-    """The length of a JSON array column: `json_array_length` on SQLite, and on
-    PostgreSQL, where JSONField is `jsonb`, `jsonb_array_length`."""
-
-    function = "JSON_ARRAY_LENGTH"
-    output_field = IntegerField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra_context)
+# Emails the senders still have to deliver: bounded by the backlog, not by history.
+BACKLOG_STATUSES = (EmailStatus.QUEUED, EmailStatus.SENDING, EmailStatus.RETRYING)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,47 @@ class ScheduledFigures:
     pending: int  # scheduled notifications, due or not
     due: int  # scheduled_timestamp <= now: the batcher should be on them
     oldest_due_seconds: float | None  # how late the most overdue row is; None if none due
+
+
+@dataclass(frozen=True)
+class Headline:
+    now: datetime
+    pending: int
+    due: int
+    oldest_due_seconds: float | None
+    backlog: Mapping[str, int]  # queued, sending, retrying (zeros included)
+    workers: int  # workers with a fresh heartbeat
+    last_hour: WindowTotals
+    last_day: WindowTotals
+    latency: LatencySummary  # of the emails sent in the last hour
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pending": self.pending,
+            "due": self.due,
+            "oldest_due_seconds": self.oldest_due_seconds,
+            "backlog": dict(self.backlog),
+            "workers": self.workers,
+            "last_hour": self.last_hour.to_json(),
+            "last_day": self.last_day.to_json(),
+            "latency_last_hour": self.latency.to_json(),
+        }
+
+
+def headline(now: datetime) -> Headline:
+    scheduled = scheduled_figures(now)
+    totals = window_totals(now, (Window.HOUR, Window.DAY))
+    return Headline(
+        now=now,
+        pending=scheduled.pending,
+        due=scheduled.due,
+        oldest_due_seconds=scheduled.oldest_due_seconds,
+        backlog=outbox_backlog(),
+        workers=alive_count(now),
+        last_hour=totals[Window.HOUR],
+        last_day=totals[Window.DAY],
+        latency=latency(now, Window.HOUR),
+    )
 
 
 @dataclass(frozen=True)
@@ -54,9 +112,10 @@ class StatusFigures:
     skipped_by_reason: Mapping[str, int]  # every SkipReason value, zeros included
     rejected: int  # rejected-event records
     workers: int  # workers with a fresh heartbeat
+    headline: Headline
 
     def to_json(self) -> dict[str, object]:
-        """The object `missedmail status --json` prints (contract §1)."""
+        """The object `missedmail status --json` prints (contract §1, plus extras)."""
         return {
             "pending": self.pending,
             "due": self.due,
@@ -66,22 +125,49 @@ class StatusFigures:
             "skipped_by_reason": dict(self.skipped_by_reason),
             "rejected": self.rejected,
             "workers": self.workers,
+            "last_hour": self.headline.last_hour.to_json(),
+            "last_day": self.headline.last_day.to_json(),
+            "latency_last_hour": self.headline.latency.to_json(),
         }
 
 
 def status_figures(now: datetime) -> StatusFigures:
-    scheduled = scheduled_figures(now)
+    top = headline(now)
     skipped_by_reason = skipped_counts()
     return StatusFigures(
-        pending=scheduled.pending,
-        due=scheduled.due,
-        oldest_due_seconds=scheduled.oldest_due_seconds,
+        pending=top.pending,
+        due=top.due,
+        oldest_due_seconds=top.oldest_due_seconds,
         outbox=outbox_counts(),
         skipped=sum(skipped_by_reason.values()),
         skipped_by_reason=skipped_by_reason,
         rejected=RejectedEvent.objects.count(),
-        workers=alive_count(now),
+        workers=top.workers,
+        headline=top,
     )
+
+
+def status_lines(figures: StatusFigures) -> list[str]:
+    """`missedmail status` without `--json`: the dashboard's headline, then the totals."""
+    top = figures.headline
+    hour, day = top.last_hour, top.last_day
+
+    return [
+        f"pending notifications: {top.pending} ({top.due} due, oldest due for "
+        f"{duration(top.oldest_due_seconds)})",
+        f"workers alive: {top.workers}",
+        "outbox to deliver: " + ", ".join(f"{state} {n}" for state, n in top.backlog.items()),
+        f"last hour: sent {hour.sent}, failed {hour.failed}, retried {hour.retried}, "
+        f"skipped {hour.skipped}, rejected {hour.rejected}",
+        f"last 24 h: sent {day.sent}, failed {day.failed}, retried {day.retried}, "
+        f"skipped {day.skipped}, rejected {day.rejected}",
+        f"due-to-sent latency, last hour: p50 {duration(top.latency.p50_seconds)}, "
+        f"p99 {duration(top.latency.p99_seconds)} ({top.latency.count} emails)",
+        "all time:",
+        "  outbox: " + ", ".join(f"{state} {count}" for state, count in figures.outbox.items()),
+        f"  skipped: {figures.skipped}",
+        f"  rejected events: {figures.rejected}",
+    ]
 
 
 def scheduled_figures(now: datetime) -> ScheduledFigures:
@@ -100,8 +186,23 @@ def scheduled_figures(now: datetime) -> ScheduledFigures:
     )
 
 
+def outbox_backlog() -> dict[str, int]:
+    """Emails still to deliver, by state: `status IN (...)` on the leading column of the
+    `email_status_updated` index, so only the backlog's index entries are read."""
+    counts = {status.value: 0 for status in BACKLOG_STATUSES}
+    rows = (
+        OutboundEmail.objects.filter(status__in=BACKLOG_STATUSES)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    for status, n in rows:
+        counts[status] = n
+    return counts
+
+
 def outbox_counts() -> dict[str, int]:
-    """Emails by state; grouped on `status`, which leads the `email_status_updated` index."""
+    """Emails by state, all time; grouped on `status`, which leads `email_status_updated`."""
     counts = dict.fromkeys(EmailStatus.values, 0)
     rows = OutboundEmail.objects.order_by().values_list("status").annotate(n=Count("id"))
     for status, n in rows:
@@ -110,7 +211,7 @@ def outbox_counts() -> dict[str, int]:
 
 
 def skipped_counts() -> dict[str, int]:
-    """Skipped notifications by reason (see `StatusFigures`)."""
+    """Skipped notifications by reason, all time (see `StatusFigures`)."""
     counts = dict.fromkeys(SkipReason.values, 0)
     rows = (
         NotificationSkip.objects.order_by()

@@ -23,7 +23,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from missedmail.clock import Clock
 from missedmail.health import metrics as process_metrics  # noqa: F401 -- defines the counters
-from missedmail.ops.figures import outbox_counts, scheduled_figures
+from missedmail.health.heartbeats import alive_count
+from missedmail.ops.figures import outbox_backlog, scheduled_figures
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class DatabaseCollector:
-    """Gauges of the scheduled-notification and outbox tables, queried per scrape."""
+    """Gauges of the scheduled-notification, outbox and heartbeat tables, queried per
+    scrape. Each is bounded by the live working set (pending rows, undelivered emails,
+    heartbeats), never by history, so a scrape stays cheap on tables of millions of rows."""
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
@@ -41,8 +44,10 @@ class DatabaseCollector:
             "missedmail_database_up", "1 if the database answered this scrape's queries."
         )
         try:
-            scheduled = scheduled_figures(self._clock.now())
-            outbox = outbox_counts()
+            now = self._clock.now()
+            scheduled = scheduled_figures(now)
+            backlog = outbox_backlog()
+            workers = alive_count(now)
         except Exception as error:  # fail soft: the process metrics are still answered
             logger.warning("action=metrics_database_failed error=%s", type(error).__name__)
             up.add_metric([], 0)
@@ -66,11 +71,18 @@ class DatabaseCollector:
             value=scheduled.oldest_due_seconds or 0.0,
         )
         by_status = GaugeMetricFamily(
-            "missedmail_outbox_emails", "Emails in the outbox by state.", labels=["status"]
+            "missedmail_outbox_emails",
+            "Emails still to deliver, by state (queued, sending, retrying).",
+            labels=["status"],
         )
-        for status, count in outbox.items():
+        for status, count in backlog.items():
             by_status.add_metric([status], count)
         yield by_status
+        yield GaugeMetricFamily(
+            "missedmail_workers_alive",
+            "Worker processes whose heartbeat is fresh (under 30 s old) and not stopped.",
+            value=workers,
+        )
 
 
 class _Forward:

@@ -7,6 +7,8 @@ A pending notification is never deleted here without a trace: the one change off
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
@@ -17,6 +19,8 @@ from missedmail.core.admin import ReadOnlyAdmin
 from missedmail.scheduling.adjustments import drop_pending_for_user
 from missedmail.scheduling.models import NotificationSkip, RejectedEvent, ScheduledNotification
 from missedmail.skips import SkipReason
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(ScheduledNotification)
@@ -53,6 +57,12 @@ class ScheduledNotificationAdmin(ReadOnlyAdmin):
                 drop_pending_for_user(user_id, reason=SkipReason.CANCELLED, now=now)
                 for user_id in user_ids
             )
+        logger.info(
+            "action=ops_cancel operator=%s via=admin users=%d count=%d",
+            request.user.get_username(),
+            len(user_ids),
+            dropped,
+        )
         self.message_user(
             request,
             f"Cancelled {dropped} notifications of {len(user_ids)} users (recorded as skipped).",

@@ -25,6 +25,7 @@ from missedmail.events import (
     event_from_object,
     parse_event,
 )
+from missedmail.health import metrics
 from missedmail.scheduling.models import (
     EventSource,
     NotificationSkip,
@@ -91,7 +92,13 @@ def schedule_events(
 ) -> IngestResult:
     """Validate references, apply the timestamp rule and store, all or nothing."""
     with transaction.atomic():
-        return _schedule_events(raw_events, source=source, now=now)
+        result = _schedule_events(raw_events, source=source, now=now)
+    # Counted after the commit: a batch that rolled back (and will be redelivered) counts once.
+    metrics.EVENTS_CONSUMED.inc(len(raw_events))
+    metrics.NOTIFICATIONS_SCHEDULED.inc(result.count("scheduled"))
+    if rejected := result.count("rejected"):
+        metrics.EVENTS_REJECTED.labels(source=source.value).inc(rejected)
+    return result
 
 
 def _schedule_events(

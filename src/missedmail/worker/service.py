@@ -25,9 +25,8 @@ from missedmail.conf import Settings
 from missedmail.health import heartbeats, metrics
 from missedmail.outbox import sender as outbox_sender
 from missedmail.outbox.config import OutboxConfig
-from missedmail.outbox.models import EmailStatus
 from missedmail.outbox.retry import RetryPolicy
-from missedmail.outbox.transports import Transport
+from missedmail.outbox.transports import SmtpTransport, Transport
 from missedmail.queue.consumer import ConsumerConfig, QueueConsumer
 from missedmail.scheduling import wakeups
 from missedmail.scheduling.ingest import raw_event_from_body, schedule_events
@@ -46,6 +45,15 @@ class WorkerOptions:
     heartbeat_seconds: float = 10.0
     sender_batch: int = 50
     sender_lease_seconds: float = 300.0
+    # SMTP connections, one sender thread each. A send is mostly waiting for the server's
+    # reply, so a few connections overlap those waits (docs/performance.md). Transports
+    # other than SMTP (files, memory) keep one sender.
+    sender_connections: int = 4
+    # Rows one batcher pass may claim, and the seconds after which it stops composing and
+    # commits (worker/batching.py): short passes hand emails to the senders early and let
+    # a batch that falls due during a backlog in at the next pass.
+    max_rows_per_pass: int = 1000
+    pass_budget_seconds: float = 1.0
 
 
 def _fresh_connection(
@@ -66,21 +74,6 @@ def _drop_connection(_error: BaseException) -> None:
     connection.close()
 
 
-def record_delivery_metrics(report: outbox_sender.DeliveryReport) -> None:
-    # Counted here: the outbox and health packages are siblings and do not import each other.
-    for outcome in report.outcomes:
-        metrics.SMTP_SECONDS.observe((outcome.finished_at - outcome.started_at).total_seconds())
-        if outcome.status == EmailStatus.SENT:
-            metrics.EMAILS_SENT.inc()
-            metrics.DUE_TO_SENT_SECONDS.observe(
-                max(0.0, (outcome.finished_at - outcome.due_at).total_seconds())
-            )
-        elif outcome.status == EmailStatus.RETRYING:
-            metrics.EMAIL_RETRIES.inc()
-        elif outcome.status == EmailStatus.FAILED:
-            metrics.EMAILS_FAILED.inc()
-
-
 class WorkerService:
     def __init__(
         self,
@@ -98,15 +91,25 @@ class WorkerService:
             composition=CompositionOptions(reply_by_email=bool(settings.email_gateway_pattern)),
             outbox=OutboxConfig.from_settings(settings),
             staging=settings.staging,
+            max_rows_per_pass=self.options.max_rows_per_pass,
+            pass_budget_seconds=self.options.pass_budget_seconds,
         )
         self.retry_policy = RetryPolicy()
         self._stop = threading.Event()
         self.batcher = WakeableLoop(
             "batcher", _fresh_connection(self._batch_step), clock, on_error=_drop_connection
         )
-        self.sender = WakeableLoop(
-            "sender", _fresh_connection(self._send_step), clock, on_error=_drop_connection
-        )
+        self.transports = _sender_transports(transport, settings, self.options.sender_connections)
+        self.senders = [
+            WakeableLoop(
+                f"sender{n}" if n else "sender",
+                _fresh_connection(self._send_step_with(each)),
+                clock,
+                on_error=_drop_connection,
+            )
+            for n, each in enumerate(self.transports)
+        ]
+        self.sender = self.senders[0]
         self.heartbeat = WakeableLoop(
             "heartbeat",
             _fresh_connection(self._heartbeat_step),
@@ -115,6 +118,8 @@ class WorkerService:
             on_error=_drop_connection,
         )
         self._threads: list[threading.Thread] = []
+        self._connections = 0
+        self.last_batch_at: datetime | None = None  # the last pass that claimed anything
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -124,13 +129,15 @@ class WorkerService:
         heartbeats.register(self.name, "worker", now)
         heartbeats.forget_stopped(now)  # rows of processes that stopped long ago
         self.batcher.start()
-        self.sender.start()
+        for sender in self.senders:
+            sender.start()
         self.heartbeat.start()
         if self.options.consume_queue and self.settings.amqp_url:
             consumer = QueueConsumer(
                 ConsumerConfig(url=self.settings.amqp_url, queue=self.options.queue_name),
                 self.handle_queue_batch,
                 self._stop,
+                on_connected=self._on_broker_connected,
             )
             self._spawn("consumer", consumer.run)
         if connection.vendor == "postgresql":
@@ -148,7 +155,7 @@ class WorkerService:
         wakeups.unsubscribe(self.batcher.wake)
         for thread in self._threads:
             thread.join()
-        for loop in (self.batcher, self.sender, self.heartbeat):
+        for loop in (self.batcher, *self.senders, self.heartbeat):
             loop.stop()
         try:
             heartbeats.mark_stopped(self.name, self.clock.now())
@@ -156,7 +163,8 @@ class WorkerService:
             logger.warning("action=heartbeat_stop_failed name=%s", self.name)
         finally:
             connection.close()
-        self.transport.close()
+        for transport in dict.fromkeys(self.transports):
+            transport.close()
         logger.info("action=worker_stopped name=%s", self.name)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -184,39 +192,71 @@ class WorkerService:
         except Exception:
             connection.close()
             raise
-        metrics.EVENTS_CONSUMED.inc(len(bodies))
-        metrics.NOTIFICATIONS_SCHEDULED.inc(result.count("scheduled"))
-        if rejected := result.count("rejected"):
-            metrics.EVENTS_REJECTED.labels(source=EventSource.QUEUE.value).inc(rejected)
         wakeups.announce_due(result.earliest_new_due)
+
+    def _on_broker_connected(self) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            metrics.BROKER_RECONNECTS.inc()
 
     def _batch_step(self, now: datetime) -> datetime | None:
         result = send_due_batches(now, self.batcher_config)
+        if result.claimed_rows:
+            self.last_batch_at = now
         if result.emails:
-            self.sender.wake()
+            # As many senders as there are full rounds of work; each one that finds a full
+            # round goes on by itself.
+            wanted = -(-result.emails // self.options.sender_batch)
+            for sender in self.senders[:wanted]:
+                sender.wake()
         return result.next_due
 
-    def _send_step(self, now: datetime) -> datetime | None:
+    def _send_step_with(self, transport: Transport) -> Callable[[datetime], datetime | None]:
+        def step(now: datetime) -> datetime | None:
+            return self._send_step(now, transport)
+
+        return step
+
+    def _send_step(self, now: datetime, transport: Transport) -> datetime | None:
         report = outbox_sender.send_once(
             now,
-            self.transport,
+            transport,
             limit=self.options.sender_batch,
             lease_seconds=self.options.sender_lease_seconds,
             owner=self.name,
             policy=self.retry_policy,
             clock=self.clock,
         )
-        record_delivery_metrics(report)
+        metrics.observe_deliveries(report.outcomes)
         if report.claimed >= self.options.sender_batch:
             return now  # a full round: more may be ready
         return outbox_sender.next_wake_at()
 
     def _heartbeat_step(self, now: datetime) -> datetime | None:
-        heartbeats.beat(self.name, "worker", now)
+        composed, sent = metrics.process_totals()
+        heartbeats.beat(
+            self.name,
+            "worker",
+            now,
+            emails_composed=composed,
+            emails_sent=sent,
+            last_batch_at=self.last_batch_at,
+        )
         # Work created by other processes (the web process, `missedmail enqueue`, a worker
         # that died) is found here even when no NOTIFY reached us.
         if (due := earliest_pending()) is not None:
             self.batcher.wake(due)
         if (ready := outbox_sender.next_wake_at()) is not None:
-            self.sender.wake(ready)
+            for sender in self.senders:
+                sender.wake(ready)
         return None
+
+
+def _sender_transports(
+    transport: Transport, settings: Settings, connections: int
+) -> list[Transport]:
+    """One transport per sender thread: the given one, plus more SMTP connections to the
+    same server. Other transports are not connections; one sender serves them."""
+    if not isinstance(transport, SmtpTransport) or connections <= 1:
+        return [transport]
+    return [transport, *(SmtpTransport(settings.email) for _ in range(connections - 1))]
