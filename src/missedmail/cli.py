@@ -184,6 +184,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(keep=args.keep)
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    setup_django()
+    from missedmail.composing.preview import preview_command
+
+    return preview_command(args.django_args)
+
+
 def cmd_createadmin(args: argparse.Namespace) -> int:
     setup_django()
     from django.core.management import call_command
@@ -238,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object")
     demo = add("demo", "a throw-away instance that sends a sample conversation", cmd_demo)
     demo.add_argument("--keep", action="store_true", help="keep the demo's data directory")
+    # Its options are parsed by composing.preview itself (`missedmail preview --help`).
+    preview = sub.add_parser(
+        "preview",
+        add_help=False,
+        help="render an email as HTML or text: a sample conversation or a stored outbox email",
+    )
+    preview.set_defaults(handler=cmd_preview)
     add(
         "createadmin",
         "create an operator account for /ops/ (options as createsuperuser)",
@@ -249,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    # Only createadmin passes options through (to Django's createsuperuser).
-    if args.command == "createadmin":
+    # createadmin and preview pass their options through (to createsuperuser, to preview).
+    if args.command in ("createadmin", "preview"):
         args.django_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -6,6 +6,8 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from missedmail.composing.wellformed import well_formed
+
 # Characters Zulip turns into "-" in a DM slug: space " % / < > ` (and control characters).
 _DM_SLUG_SEPARATORS = frozenset(' "%/<>`')
 
@@ -13,7 +15,7 @@ _DM_SLUG_SEPARATORS = frozenset(' "%/<>`')
 def hash_component(text: str) -> str:
     """Zulip's encodeHashComponent: percent-encode everything, then write `%` as `.`
     (a literal `.` becomes `.2E` first), so "release plan" → "release.20plan"."""
-    return quote(text, safe="").replace(".", "%2E").replace("%", ".")
+    return quote(well_formed(text), safe="").replace(".", "%2E").replace("%", ".")
 
 
 def stream_slug(stream_id: int, stream_name: str) -> str:

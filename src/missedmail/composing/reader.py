@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.utils.translation import check_for_language
-
 from missedmail.composing.content import RenderContext
+from missedmail.composing.languages import email_language
 from missedmail.composing.thread_roots import realm_host
 from missedmail.core.models import RealmNamePolicy, UserProfile
 
@@ -19,7 +17,7 @@ class Reader:
     user: UserProfile
     realm_url: str  # without a trailing slash
     realm_host: str
-    language: str  # the user's language when we can render it, else the default
+    language: str  # the user's language when we ship it, else English (see languages.py)
     content_hidden_by_realm: bool
     content_hidden_by_user: bool
     # Replies are read only when the gateway is configured and the email shows content
@@ -41,6 +39,7 @@ class Reader:
             timezone=self.user.timezone,
             twenty_four_hour_time=self.user.twenty_four_hour_time,
             stream_ids=stream_ids,
+            language=self.language,
         )
 
 
@@ -59,14 +58,11 @@ def make_reader(user: UserProfile, *, gateway_configured: bool, realm_name: bool
     realm = user.realm
     hidden_by_realm = not realm.message_content_allowed_in_email_notifications
     hidden_by_user = not user.message_content_in_email_notifications
-    language = user.default_language
-    if not language or not check_for_language(language):
-        language = settings.LANGUAGE_CODE
     return Reader(
         user=user,
         realm_url=realm.url.strip().rstrip("/"),
         realm_host=realm_host(realm.url),
-        language=language,
+        language=email_language(user.default_language),
         content_hidden_by_realm=hidden_by_realm,
         content_hidden_by_user=hidden_by_user,
         reply_by_email=gateway_configured and not (hidden_by_realm or hidden_by_user),

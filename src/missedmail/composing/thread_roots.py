@@ -12,6 +12,8 @@ import base64
 import re
 from urllib.parse import urlsplit
 
+from missedmail.composing.wellformed import well_formed
+
 _NOT_HOST_CHARACTERS = re.compile(r"[^A-Za-z0-9.-]")
 FALLBACK_HOST = "invalid"  # RFC 2606: a name that can never be a real domain
 
@@ -42,5 +44,5 @@ def group_direct_root(conversation_id: int, host: str) -> str:
 def stream_root(stream_id: int, topic: str, host: str) -> str:
     """Keyed by the lowercased topic, as buckets are; the empty topic encodes as the empty
     string, never as a (translated) display name, so the id is the same for every reader."""
-    encoded = base64.b64encode(topic.lower().encode("utf-8")).decode("ascii")
+    encoded = base64.b64encode(well_formed(topic).lower().encode("utf-8")).decode("ascii")
     return f"<{stream_id}.{encoded}@{host}>"

@@ -7,6 +7,7 @@ mail clients and servers can recognise as a duplicate.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
@@ -25,6 +26,8 @@ from missedmail.outbox.headers import (
 from missedmail.outbox.unsubscribe import unsubscribe_url
 
 POLICY = outgoing_policy()
+# RFC 5646 language tags, the simple form we write (`en`, `de`, `pt-BR`).
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 def new_message_id(config: OutboxConfig) -> str:
@@ -74,17 +77,22 @@ def build_message(
     message["MIME-Version"] = "1.0"
     message.make_alternative()
     # Plain text first: RFC 2046 orders alternatives from the simplest to the richest.
-    message.attach(_body_part(draft.text, "plain"))
-    message.attach(_body_part(draft.html, "html"))
+    language = draft.language if LANGUAGE_TAG.fullmatch(draft.language) else None
+    message.attach(_body_part(draft.text, "plain", language))
+    message.attach(_body_part(draft.html, "html", language))
     return message.as_bytes(policy=POLICY)
 
 
-def _body_part(content: str, subtype: str) -> EmailMessage:
+def _body_part(content: str, subtype: str, language: str | None) -> EmailMessage:
     part = EmailMessage(policy=POLICY)
     # Quoted-printable keeps the text readable in the raw message and the lines under
     # SMTP's 998-character limit, whatever the composer produced.
     part.set_content(_encodable(content), subtype=subtype, charset="utf-8", cte="quoted-printable")
     del part["MIME-Version"]  # set_content adds it; it belongs on the message only
+    if language is not None:
+        # RFC 3282, on each part: the HTML part says it with `lang` too, the text part
+        # only here (screen readers and translation offers use it).
+        part["Content-Language"] = language
     return part
 
 

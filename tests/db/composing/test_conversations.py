@@ -235,7 +235,7 @@ def test_emails_are_addressed_to_the_user_in_their_language_and_timezone(org: Or
     assert (email.to_name, email.to_email) == ("King Hamlet", "hamlet@example.com")
     assert (email.timezone, email.language) == ("Europe/Copenhagen", "en")
     assert (email.realm_name, email.realm_host) == ("Zulip Dev", "chat.example.com")
-    assert '<html lang="en">' in email.html
+    assert '<html lang="en" dir="ltr">' in email.html
 
 
 def test_messages_inside_an_email_are_ordered_by_the_time_they_were_sent(org: Org) -> None:

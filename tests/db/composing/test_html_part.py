@@ -57,7 +57,7 @@ def test_the_document_declares_its_language_and_both_colour_schemes(org: Org) ->
     outline = Outline(html)
 
     assert html.startswith("<!DOCTYPE html>")
-    assert ("html", {"lang": "en"}) in outline.tags
+    assert ("html", {"lang": "en", "dir": "ltr"}) in outline.tags
     assert ("meta", {"name": "color-scheme", "content": "light dark"}) in outline.tags
     # Only the dark-mode media query stays in <head>; everything else is inlined.
     assert len(outline.style_blocks) == 1
@@ -88,7 +88,7 @@ def test_the_html_part_shows_the_conversation_senders_content_reason_and_links(
 def test_senders_are_bold_once_per_block(org: Org) -> None:
     html = denmark_email(org)
 
-    assert re.findall(r"<b>(.*?)</b>", html) == ["Othello, the Moor of Venice", "Iago"]
+    assert re.findall(r"<b dir=\"auto\">(.*?)</b>", html) == ["Othello, the Moor of Venice", "Iago"]
 
 
 def test_names_are_escaped_in_the_html_part(org: Org) -> None:

@@ -13,3 +13,6 @@ class RenderContext:
     twenty_four_hour_time: bool
     # Lower-cased stream name → id, for `#**stream**` links; see referenced_stream_names.
     stream_ids: Mapping[str, int] = field(default_factory=dict)
+    # The email's language (one of composing.languages.EMAIL_LANGUAGES): the spoiler note
+    # and the format of times are translated.
+    language: str = "en"

@@ -19,6 +19,8 @@ from missedmail.composing.content.timefmt import parse_time_value
 
 USER_MENTION = re.compile(r"@_?\*\*([^*\n]+)\*\*")  # `@**Name**`, `@**Name|12**`, `@_**Name**`
 GROUP_MENTION = re.compile(r"@_?\*([^*\n]+)\*")  # `@*group*`, `@_*group*`
+# `#**stream>topic@123**` links one message (the id must end the topic part, as in Zulip).
+MESSAGE_LINK = re.compile(r"#\*\*([^*>\n]+)>([^*\n]*)@(\d+)\*\*")
 STREAM_TOPIC_LINK = re.compile(r"#\*\*([^*>\n]+)>([^*\n]*)\*\*")
 STREAM_LINK = re.compile(r"#\*\*([^*>\n]+)\*\*")
 ANY_STREAM_LINK = re.compile(r"#\*\*([^*>\n]+)(?:>[^*\n]*)?\*\*")
@@ -75,6 +77,15 @@ def user_mention_kind(name: str) -> MentionKind:
     return MentionKind.USER
 
 
+def stream_link_label(stream: str, topic: str | None, message_id: int | None) -> str:
+    """How a stream, topic or message link reads: `#stream`, `#stream > topic`, and for a
+    message `#stream > topic @ 💬` (Zulip's label)."""
+    if topic is None:
+        return f"#{stream}"
+    label = f"#{stream} > {topic}"
+    return label if message_id is None else f"{label} @ 💬"
+
+
 def referenced_stream_names(content: str) -> set[str]:
     return {name.lower() for name in ANY_STREAM_LINK.findall(content)}
 
@@ -109,7 +120,10 @@ def _stream_link(state: StateInline, silent: bool) -> bool:
     if src[pos] != "#":
         return False
     topic: str | None
-    if match := STREAM_TOPIC_LINK.match(src, pos, state.posMax):
+    message_id: int | None = None
+    if match := MESSAGE_LINK.match(src, pos, state.posMax):
+        stream, topic, message_id = match[1], match[2], int(match[3])
+    elif match := STREAM_TOPIC_LINK.match(src, pos, state.posMax):
         stream, topic = match[1], match[2]
     elif match := STREAM_LINK.match(src, pos, state.posMax):
         stream, topic = match[1], None
@@ -117,7 +131,7 @@ def _stream_link(state: StateInline, silent: bool) -> bool:
         return False
     if not silent:
         token = state.push("chat_stream_link", "a", 0)
-        token.meta = {"stream": stream, "topic": topic}
+        token.meta = {"stream": stream, "topic": topic, "message_id": message_id}
     state.pos = match.end()
     return True
 

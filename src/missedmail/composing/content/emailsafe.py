@@ -14,7 +14,7 @@ from missedmail.composing.content.emojis import EMOJI_SIZE_PX, emoji_image_attrs
 from missedmail.composing.content.htmltree import Element, Node, parse_fragment, serialize
 from missedmail.composing.content.links import absolute_title, absolute_url, is_realm_image
 from missedmail.composing.content.sanitize import ALLOWED_CLASSES
-from missedmail.composing.content.spoilers import SPOILER_NOTE
+from missedmail.composing.content.spoilers import spoiler_note
 from missedmail.composing.content.tex import tex_source
 from missedmail.composing.content.timefmt import format_time, parse_time_value
 
@@ -125,7 +125,7 @@ def _collapsed_spoiler(block: Element) -> Element:
         None,
     )
     kept: list[Node] = list(header.children) if header else []
-    note = Element("span", {"class": "spoiler-title"}, [SPOILER_NOTE])
+    note = Element("span", {"class": "spoiler-title"}, [spoiler_note()])
     paragraph = next((c for c in kept if isinstance(c, Element) and c.tag == "p"), None)
     if paragraph is None:
         kept.append(Element("p", children=[note]))

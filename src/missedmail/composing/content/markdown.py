@@ -32,9 +32,10 @@ from missedmail.composing.content.dialect import (
     TOO_DEEP,
     MentionKind,
     fence_kind,
+    stream_link_label,
     use_chat_dialect,
 )
-from missedmail.composing.content.emojis import emoji_image_html
+from missedmail.composing.content.emojis import emoji_image_html, text_with_emoji_html
 from missedmail.composing.content.links import absolute_title, absolute_url
 from missedmail.composing.content.spoilers import collapsed_spoiler_html
 from missedmail.composing.content.tex import tex_html
@@ -74,17 +75,20 @@ class EmailRenderer(RendererHTML):
         self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
     ) -> str:
         ctx = _context(env)
-        stream = cast(str, tokens[idx].meta["stream"])
-        topic = cast("str | None", tokens[idx].meta["topic"])
-        label = f"#{stream}" if topic is None else f"#{stream} > {topic}"
+        meta = tokens[idx].meta
+        stream = cast(str, meta["stream"])
+        topic = cast("str | None", meta["topic"])
+        message_id = cast("int | None", meta["message_id"])
+        label = stream_link_label(stream, topic, message_id)
         stream_id = ctx.stream_ids.get(stream.lower())
+        # Labels are names, written as they are (a topic's `✔` is not an emoji image).
         if stream_id is None:  # not a stream the reader's realm knows: plain text
             return escapeHtml(label)
         if topic is None:
             css_class, url = "stream", stream_narrow(ctx.realm_url, stream_id, stream)
         else:
-            css_class = "stream-topic"
-            url = topic_narrow(ctx.realm_url, stream_id, stream, topic, None)
+            css_class = "stream-topic" if message_id is None else "message-link"
+            url = topic_narrow(ctx.realm_url, stream_id, stream, topic, message_id)
         return f'<a class="{css_class}" href="{escapeHtml(url)}">{escapeHtml(label)}</a>'
 
     def chat_time(
@@ -98,6 +102,9 @@ class EmailRenderer(RendererHTML):
             logger.warning("action=bad_time_value")
             return escapeHtml(f"<time:{raw}>")
         return f'<time datetime="{utc_iso(when)}">{escapeHtml(shown)}</time>'
+
+    def text(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return text_with_emoji_html(tokens[idx].content, _context(env).realm_url)
 
     def chat_emoji(
         self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType

@@ -22,9 +22,10 @@ from missedmail.composing.content.dialect import (
     TOO_DEEP,
     fence_kind,
     mention_name,
+    stream_link_label,
 )
 from missedmail.composing.content.links import absolute_url
-from missedmail.composing.content.spoilers import SPOILER_NOTE
+from missedmail.composing.content.spoilers import spoiler_note
 from missedmail.composing.content.timefmt import format_time, parse_time_value
 
 # Block structure only: the inline rules would cost time and their result is not used.
@@ -38,7 +39,7 @@ _INLINE = re.compile(
     r"(?P<code>(?P<ticks>`+).+?(?P=ticks))"
     r"|(?P<link>!?\[[^\[\]\n]*\]\((?P<url>(?:[^()\s]|\([^()\s]*\))+)(?:[ \t]+\"[^\"\n]*\")?\))"
     r"|(?<![^\s'\"({\[/<])@_?(?:\*\*(?P<user>[^*\n]+)\*\*|\*(?P<group>[^*\n]+)\*)"
-    r"|#\*\*(?P<stream>[^*>\n]+)(?:>(?P<topic>[^*\n]*))?\*\*"
+    r"|#\*\*(?P<stream>[^*>\n]+)(?:>(?P<topic>[^*\n]*?)(?:@(?P<message>\d+))?)?\*\*"
     r"|<time:(?P<time>[^<>\n]*)>"
     r"|(?<![^\s(<\[])(?P<upload>/user_uploads/)"
 )
@@ -74,7 +75,7 @@ def _block_text(token: Token, lines: list[str], ctx: RenderContext, depth: int) 
     prefix = lines[0][: max(lines[0].find(token.markup), 0)]
     if kind == FENCE_SPOILER:
         kept = _inline_text([header], ctx) if header else []
-        return [prefix + line for line in [*kept, SPOILER_NOTE]]
+        return [prefix + line for line in [*kept, spoiler_note()]]
     if kind == FENCE_QUOTE:
         closed = len(lines) > 1 + token.content.count("\n")
         inner = (
@@ -104,8 +105,8 @@ def _replacement(match: re.Match[str], ctx: RenderContext) -> str:
     if group := match["group"]:
         return f"@{group}"
     if stream := match["stream"]:
-        topic = match["topic"]
-        return f"#{stream}" if topic is None else f"#{stream} > {topic}"
+        message = match["message"]
+        return stream_link_label(stream, match["topic"], int(message) if message else None)
     if match["time"] is not None:
         when = parse_time_value(match["time"])
         shown = when and format_time(when, ctx.timezone, ctx.twenty_four_hour_time)

@@ -31,9 +31,10 @@ ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "ol": frozenset({"start"}),
     "time": frozenset({"datetime"}),
 }
-# The hooks of the email stylesheet: mentions, stream links, emoji, collapsed spoilers.
+# The hooks of the email stylesheet: mentions, stream and message links, emoji, collapsed
+# spoilers.
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
-    "a": frozenset({"stream", "stream-topic"}),
+    "a": frozenset({"message-link", "stream", "stream-topic"}),
     "div": frozenset({"spoiler-block"}),
     "img": frozenset({"emoji"}),
     "span": frozenset({"spoiler-title", "topic-mention", "user-group-mention", "user-mention"}),

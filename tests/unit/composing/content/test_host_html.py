@@ -198,3 +198,13 @@ def test_code_highlighting_classes_are_dropped_without_empty_class_attributes() 
 
 def test_unclosed_tags_are_closed() -> None:
     assert html_of("<p>unclosed <b>bold <i>both") == "<p>unclosed <b>bold <i>both</i></b></p>"
+
+
+def test_a_message_link_keeps_its_class_and_becomes_absolute() -> None:
+    assert html_of(
+        '<p><a class="message-link" href="/#narrow/channel/3-Denmark/topic/test/near/7">'
+        "#Denmark &gt; test @ 💬</a></p>"
+    ) == (
+        f'<p><a class="message-link" href="{REALM_URL}/#narrow/channel/3-Denmark/topic/test/'
+        f'near/7" {LINK}>#Denmark &gt; test @ 💬</a></p>'
+    )

@@ -277,3 +277,58 @@ def test_a_spoiler_header_may_follow_a_tab() -> None:
     assert html_of("```spoiler\tTwist\nhidden\n```") == (
         f'<div class="spoiler-block"><p>Twist {SPOILER_NOTE_HTML}</p></div>'
     )
+
+
+def test_emoji_typed_as_characters_become_images_too() -> None:
+    assert html_of("ok 👍 and 👨‍👩‍👧") == (
+        f'<p>ok <img alt=":thumbsup:" class="emoji" height="20" src="{EMOJI_IMAGES}/1f44d.png"'
+        ' title="thumbsup" width="20"> and <img alt=":family_man_woman_girl:" class="emoji"'
+        f' height="20" src="{EMOJI_IMAGES}/1f468-200d-1f469-200d-1f467.png"'
+        ' title="family man woman girl" width="20"></p>'
+    )
+
+
+def test_text_symbols_and_emoji_in_code_stay_characters() -> None:
+    assert html_of("© ™ 1 `😀`\n\n```\n😀\n```") == (
+        "<p>© ™ 1 <code>😀</code></p>\n<pre><code>😀\n</code></pre>"
+    )
+
+
+def test_a_message_link_points_near_the_message() -> None:
+    assert html_of("#**Denmark>castle walls@4005**") == (
+        f'<p><a class="message-link" href="{REALM_URL}/#narrow/channel/3-Denmark/topic/'
+        f'castle.20walls/near/4005" {LINK}>#Denmark &gt; castle walls @ 💬</a></p>'
+    )
+
+
+def test_a_topic_containing_an_at_sign_without_an_id_is_a_topic_link() -> None:
+    assert html_of("#**Denmark>a@b**") == (
+        f'<p><a class="stream-topic" href="{REALM_URL}/#narrow/channel/3-Denmark/topic/a.40b"'
+        f" {LINK}>#Denmark &gt; a@b</a></p>"
+    )
+
+
+def test_a_commonmark_autolink_is_a_link() -> None:
+    assert html_of("<https://example.com/a> <mailto:a@example.com>") == (
+        f'<p><a href="https://example.com/a" {LINK}>https://example.com/a</a> '
+        f'<a href="mailto:a@example.com" {LINK}>mailto:a@example.com</a></p>'
+    )
+
+
+def test_the_spoiler_note_and_times_are_in_the_readers_language() -> None:
+    german = RenderContext(REALM_URL, "Europe/Berlin", True, {}, "de")
+    assert message_html(
+        "```spoiler Ende\nalle tot\n```\n<time:2025-09-30T16:30:00Z>", None, german
+    ) == (
+        '<div class="spoiler-block"><p>Ende <span class="spoiler-title">(Öffnen Sie die '
+        "Unterhaltung, um den Spoiler-Inhalt zu sehen)</span></p></div>\n"
+        '<p><time datetime="2025-09-30T16:30:00Z">Di., 30. September 2025, 18:30 CEST</time></p>'
+    )
+
+
+def test_renderings_in_two_languages_do_not_share_a_cache_entry() -> None:
+    content = "```spoiler\nx\n```"
+    english = message_html(content, None, reader())
+    french = message_html(content, None, RenderContext(REALM_URL, "", False, {}, "fr"))
+    assert "Open the conversation" in english
+    assert "Ouvrez la conversation" in french

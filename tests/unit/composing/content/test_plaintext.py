@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from missedmail.composing.content import message_text
+from missedmail.composing.content import RenderContext, message_text
 from missedmail.composing.content.dialect import MAX_QUOTE_NESTING
 from tests.unit.composing.content.readers import REALM_URL, reader
 
@@ -130,3 +130,17 @@ def test_quotes_nested_beyond_the_limit_show_an_ellipsis_and_never_a_spoiler_bod
     assert "the secret" not in shown
     assert "Twist" not in shown
     assert "\n…\n" in shown
+
+
+def test_a_message_link_reads_as_its_label() -> None:
+    assert text_of("#**Denmark>castle walls@4005** and #**Denmark>a@b**") == (
+        "#Denmark > castle walls @ 💬 and #Denmark > a@b"
+    )
+
+
+def test_the_spoiler_note_and_times_follow_the_readers_language() -> None:
+    spanish = RenderContext(REALM_URL, "", False, {}, "es")
+    assert message_text("```spoiler Final\nx\n```\n<time:2025-09-30T16:30:00Z>", spanish) == (
+        "Final\n(Abre la conversación para ver el contenido oculto)\n"
+        "martes, 30 de septiembre de 2025, 4:30 p.\u00a0m. UTC"
+    )

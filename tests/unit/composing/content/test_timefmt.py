@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import translation
 
 from missedmail.composing.content import message_html
 from missedmail.composing.content.timefmt import format_time, parse_time_value
@@ -87,3 +88,29 @@ def test_an_unparseable_time_in_markdown_is_left_as_is_and_logged_without_conten
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.WARNING, "action=bad_time_value")
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "twenty_four_hour_time", "shown"),
+    [
+        ("de", True, "Di., 30. September 2025, 18:30 CEST"),
+        ("de", False, "Di., 30. September 2025, 6:30 PM CEST"),
+        ("fr", True, "mardi 30 septembre 2025 à 18:30 CEST"),
+        ("fr", False, "mardi 30 septembre 2025 à 6:30 PM CEST"),
+        ("es", True, "martes, 30 de septiembre de 2025, 18:30 CEST"),
+        ("es", False, "martes, 30 de septiembre de 2025, 6:30 p.\u00a0m. CEST"),
+    ],
+)
+def test_a_time_is_formatted_in_the_active_language(
+    language: str, twenty_four_hour_time: bool, shown: str
+) -> None:
+    with translation.override(language):
+        assert format_time(THEN, "Europe/Berlin", twenty_four_hour_time) == shown
+
+
+def test_a_time_in_the_hour_a_dst_change_repeats_keeps_its_zone_name() -> None:
+    # 05:30 UTC on 2 Nov 2025 is 01:30 EDT, and 06:30 UTC is 01:30 EST: both exist.
+    first = datetime(2025, 11, 2, 5, 30, tzinfo=UTC)
+    second = datetime(2025, 11, 2, 6, 30, tzinfo=UTC)
+    assert format_time(first, "America/New_York", True) == "Sun, Nov 2, 2025, 1:30 EDT"
+    assert format_time(second, "America/New_York", True) == "Sun, Nov 2, 2025, 1:30 EST"
