@@ -6,6 +6,7 @@ PINS := requirements/constraints.txt
 # The PostgreSQL database the tests' PostgreSQL run uses (Django creates test_<name>).
 TEST_POSTGRES_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/missedmail
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help run web worker demo test test-sqlite test-postgres check lint typecheck fmt \
         bench faults pins clean
@@ -71,8 +72,12 @@ fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(VENV)/.installed-dev
-	$(BIN)/python -m bench
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(PINS)
+	$(BIN)/pip install --quiet -c $(PINS) -e '.[dev,bench]'
+	@touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Regenerate the pins from a fresh resolution (no URLs: a plain name==version list).
 pins:

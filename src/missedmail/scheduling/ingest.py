@@ -112,21 +112,20 @@ def _schedule_events(
     # Locking the users serialises concurrent ingest for one user across worker processes,
     # so "does this user have a pending row?" has one answer (the timestamp rule). Ordered
     # by id so two transactions can never lock in opposite orders and deadlock.
-    users = {
-        user.id: user
-        for user in UserProfile.objects.select_for_update()
+    # Values, not model instances: building hundreds of instances per batch showed in
+    # profiles (bench/, docs/performance.md).
+    period_seconds: dict[int, int] = dict(
+        UserProfile.objects.select_for_update()
         .filter(id__in=user_ids)
         .order_by("id")
-        .only("id", "realm_id", "email_notifications_batching_period_seconds")
-    }
-    messages = {m.id: m for m in Message.objects.filter(id__in=message_ids).only("id", "realm_id")}
+        .values_list("id", "email_notifications_batching_period_seconds")
+    )
+    messages = set(Message.objects.filter(id__in=message_ids).values_list("id", flat=True))
     deleted = set(
-        DeletedMessage.objects.filter(id__in=message_ids - messages.keys()).values_list(
-            "id", flat=True
-        )
+        DeletedMessage.objects.filter(id__in=message_ids - messages).values_list("id", flat=True)
     )
     received = set(
-        UserMessage.objects.filter(user_id__in=user_ids, message_id__in=messages.keys())
+        UserMessage.objects.filter(user_id__in=user_ids, message_id__in=messages)
         .values_list("user_id", "message_id")
         .iterator()
     )
@@ -137,12 +136,18 @@ def _schedule_events(
         .annotate(due=Min("scheduled_timestamp"))
         .values_list("user_id", "due")
     )
-    existing = {
-        (row.user_id, row.message_id): row
-        for row in ScheduledNotification.objects.filter(
-            user_id__in=user_ids, message_id__in=messages.keys()
-        )
-    }
+    # Only a user with a pending batch can already hold a row for one of these messages.
+    with_pending = sorted(pending_due)
+    existing = (
+        {
+            (row.user_id, row.message_id): row
+            for row in ScheduledNotification.objects.filter(
+                user_id__in=with_pending, message_id__in=messages
+            )
+        }
+        if with_pending
+        else {}
+    )
 
     result = IngestResult()
     rejected: list[RejectedEvent] = []
@@ -171,14 +176,14 @@ def _schedule_events(
             assert raw.error is not None  # noqa: S101 -- RawEvent holds one or the other
             reject(raw, raw.error.reason, raw.error.field)
             continue
-        user = users.get(event.user_profile_id)
-        if user is None:
+        user_id = event.user_profile_id
+        if user_id not in period_seconds:
             reject(raw, f"user_profile_id: unknown user {event.user_profile_id}", "user_profile_id")
             continue
         if event.message_id in deleted:
             skips.append(
                 NotificationSkip(
-                    user_id=user.id,
+                    user_id=user_id,
                     message_ids=[event.message_id],
                     reason=SkipReason.DELETED,
                     at=now,
@@ -186,14 +191,14 @@ def _schedule_events(
             )
             result.outcomes.append(EventOutcome("skipped", SkipReason.DELETED.value))
             continue
-        message = messages.get(event.message_id)
-        if message is None:
+        message_id = event.message_id
+        if message_id not in messages:
             reject(raw, f"message_id: unknown message {event.message_id}", "message_id")
             continue
-        if (user.id, message.id) not in received:
+        if (user_id, message_id) not in received:
             reject(
                 raw,
-                f"message_id: user {user.id} is not a recipient of message {message.id}",
+                f"message_id: user {user_id} is not a recipient of message {message_id}",
                 "message_id",
             )
             continue
@@ -206,7 +211,7 @@ def _schedule_events(
             )
             continue
 
-        key = (user.id, message.id)
+        key = (user_id, message_id)
         row = to_create.get(key) or to_update.get(key) or existing.get(key)
         if row is not None:
             # Same (user, message) again: a redelivery or a second trigger. Keep the stronger.
@@ -220,15 +225,15 @@ def _schedule_events(
             continue
 
         # The timestamp rule: join the user's pending batch, else open a new window.
-        due = pending_due.get(user.id)
+        due = pending_due.get(user_id)
         if due is None:
-            due = now + timedelta(seconds=user.email_notifications_batching_period_seconds)
-            pending_due[user.id] = due
+            due = now + timedelta(seconds=period_seconds[user_id])
+            pending_due[user_id] = due
             if result.earliest_new_due is None or due < result.earliest_new_due:
                 result.earliest_new_due = due
         to_create[key] = ScheduledNotification(
-            user_id=user.id,
-            message_id=message.id,
+            user_id=user_id,
+            message_id=message_id,
             trigger=event.trigger.value,
             mentioned_user_group_id=group_id,
             scheduled_timestamp=due,

@@ -14,6 +14,7 @@ a growing delay, and after `MAX_COMPOSE_FAILURES` they are given up with a recor
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,11 @@ class BatcherConfig:
     # Rows claimed per pass. A pass is one transaction, so this bounds its length (and,
     # on SQLite, how long API writers wait); a full pass asks for another at once.
     max_rows_per_pass: int = 2000
+    # Wall-clock seconds after which a pass stops composing further users and commits; the
+    # users it claimed but did not reach are released, still due, for the next pass. It
+    # bounds how long the sender waits for the pass's emails and how long a batch that falls
+    # due meanwhile waits for the next claim. None: no bound (every claimed user is done).
+    pass_budget_seconds: float | None = None
     # Injected so tests can make one user's composition fail; production uses the default.
     compose: Composer = compose_user_batch
 
@@ -77,11 +83,20 @@ def send_due_batches(now: datetime, config: BatcherConfig) -> PassResult:
         result.more_due = len(claimed) >= config.max_rows_per_pass
         by_user: dict[int, list[ScheduledNotification]] = defaultdict(list)
         for row in claimed:
-            by_user[row.user_id].append(row)
-        for user_id, rows in by_user.items():
+            by_user[row.user_id].append(row)  # users in the claim's order of service
+        started = time.monotonic()
+        for done, (user_id, rows) in enumerate(by_user.items()):
+            if done and _over_budget(started, config):  # at least one user: progress
+                result.more_due = True  # the rest stay due, unlocked at commit
+                break
             _process_user(user_id, rows, now, config, result)
     result.next_due = now if result.more_due else earliest_pending()
     return result
+
+
+def _over_budget(started: float, config: BatcherConfig) -> bool:
+    budget = config.pass_budget_seconds
+    return budget is not None and time.monotonic() - started >= budget
 
 
 def earliest_pending() -> datetime | None:

@@ -52,7 +52,7 @@ class WorkerOptions:
     # Rows one batcher pass may claim, and the seconds after which it stops composing and
     # commits (worker/batching.py): short passes hand emails to the senders early and let
     # a batch that falls due during a backlog in at the next pass.
-    max_rows_per_pass: int = 1000
+    max_rows_per_pass: int = 300
     pass_budget_seconds: float = 1.0
 
 
