@@ -93,6 +93,12 @@ class DeliveryAttempt(models.Model):
     outcome = models.CharField(max_length=10, choices=AttemptOutcome.choices)
     response = models.TextField(blank=True, default="")
 
+    class Meta:
+        indexes = [
+            # The dashboard's "retried in the last hour/day" figures (ops/activity.py).
+            models.Index(fields=["finished_at"], name="attempt_finished"),
+        ]
+
 
 class ReplyAddress(models.Model):
     """`mm` + 32 hex: where a reply to an email goes (behaviour §2); no expiry, reusable."""

@@ -77,6 +77,12 @@ class RejectedEvent(models.Model):
     user_id = models.BigIntegerField(null=True, blank=True)
     message_id = models.BigIntegerField(null=True, blank=True)
 
+    class Meta:
+        indexes = [
+            # A user's page and the rejected-events filter by user (ops/userpage.py).
+            models.Index(fields=["user_id", "-received_at"], name="rejected_user_recent"),
+        ]
+
 
 __all__ = [
     "EventSource",
