@@ -64,6 +64,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
+	@# Every model change has its migration.
+	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
