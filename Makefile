@@ -17,6 +17,7 @@ help:
 	@echo "make test   install the dev dependencies and run the whole test suite"
 	@echo "make check  lint (ruff), types (mypy --strict) and import layers"
 	@echo "make bench  run the benchmarks (see bench/README.md)"
+	@echo "make faults kill workers, stop databases and brokers, fuzz input (docs/reliability.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +56,8 @@ test-sqlite: $(VENV)/.installed-dev
 test-postgres: $(VENV)/.installed-dev
 	@$(BIN)/python -m tests.services postgres; status=$$?; \
 	if [ $$status = 0 ]; then \
-		DATABASE_URL=$(TEST_POSTGRES_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS) tests/db tests/integration; \
+		DATABASE_URL=$(TEST_POSTGRES_DATABASE_URL) $(BIN)/pytest $(PYTEST_ARGS) tests/db tests/integration \
+			tests/faults/test_hostile_input.py tests/faults/test_privacy.py; \
 	elif [ $$status != 1 ]; then exit $$status; fi
 
 check: lint typecheck
@@ -80,6 +82,11 @@ $(VENV)/.installed-bench: $(BIN)/python pyproject.toml $(PINS)
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Fault injection (docs/reliability.md): kills workers, stops private PostgreSQL and RabbitMQ
+# instances, fuzzes input. `make test` runs the part that fits CI's time; this runs it all.
+faults: $(VENV)/.installed-dev
+	MISSEDMAIL_FAULTS=all $(BIN)/pytest $(PYTEST_ARGS) tests/faults
 
 # Regenerate the pins from a fresh resolution (no URLs: a plain name==version list).
 pins:

@@ -178,6 +178,29 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_failed(args: argparse.Namespace) -> int:
+    settings = setup_django()
+    check_database(settings, migrate_embedded=False)
+    from missedmail.outbox.operations import failed_command
+
+    return failed_command(as_json=args.json, out=sys.stdout, limit=args.limit)
+
+
+def cmd_requeue(args: argparse.Namespace) -> int:
+    settings = setup_django()
+    check_database(settings, migrate_embedded=False)
+    from missedmail.clock import SystemClock
+    from missedmail.outbox.operations import requeue_command
+
+    return requeue_command(
+        args.ids,
+        all_failed=args.all_failed,
+        now=SystemClock().now(),
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from missedmail.demo import run_demo
 
@@ -243,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     enqueue.add_argument("events", nargs="*", metavar="EVENT")
     status = add("status", "pending, due, outbox, skipped and rejected counts", cmd_status)
     status.add_argument("--json", action="store_true", help="one JSON object")
+    failed = add("failed", "failed emails, newest first, with the server's answer", cmd_failed)
+    failed.add_argument("--json", action="store_true", help="one JSON object")
+    failed.add_argument(
+        "--limit", type=int, default=100, help="how many to show (default 100, at most 1000)"
+    )
+    requeue = add("requeue", "give failed emails a fresh round of attempts", cmd_requeue)
+    requeue.add_argument("ids", nargs="*", metavar="ID", help="email ids, as `failed` lists")
+    requeue.add_argument(
+        "--all-failed", action="store_true", help="every failed email that can be sent"
+    )
     demo = add("demo", "a throw-away instance that sends a sample conversation", cmd_demo)
     demo.add_argument("--keep", action="store_true", help="keep the demo's data directory")
     # Its options are parsed by composing.preview itself (`missedmail preview --help`).

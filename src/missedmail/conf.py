@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,17 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """How the outbox retries and leases (docs/reliability.md): MISSEDMAIL_RETRY_* and
+    MISSEDMAIL_SEND_LEASE_SECONDS."""
+
+    retry_attempts: int = 8
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 600.0
+    lease_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database: dict[str, Any]
@@ -60,6 +71,7 @@ class Settings:
     secret_key: str = field(repr=False)
     debug: bool
     allowed_hosts: list[str]
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
     @property
     def outbox_dir(self) -> Path:
@@ -185,6 +197,28 @@ def parse_header_text(name: str, raw: str) -> str:
     return value
 
 
+def parse_delivery(get: Callable[[str, str], str]) -> DeliverySettings:
+    defaults = DeliverySettings()
+
+    def number(name: str, default: float, high: float) -> float:
+        return parse_float(name, get(name, "") or str(default), low=0.01, high=high)
+
+    base = number("MISSEDMAIL_RETRY_BASE_SECONDS", defaults.retry_base_seconds, 86400)
+    most = number("MISSEDMAIL_RETRY_MAX_SECONDS", defaults.retry_max_seconds, 7 * 86400)
+    if most < base:
+        raise ConfigError(
+            f"MISSEDMAIL_RETRY_MAX_SECONDS: must be at least MISSEDMAIL_RETRY_BASE_SECONDS "
+            f"({base:g}), got {most:g}"
+        )
+    attempts_raw = get("MISSEDMAIL_RETRY_ATTEMPTS", "") or str(defaults.retry_attempts)
+    return DeliverySettings(
+        retry_attempts=parse_int("MISSEDMAIL_RETRY_ATTEMPTS", attempts_raw, low=1, high=100),
+        retry_base_seconds=base,
+        retry_max_seconds=most,
+        lease_seconds=number("MISSEDMAIL_SEND_LEASE_SECONDS", defaults.lease_seconds, 86400),
+    )
+
+
 def read_or_create_secret(path: Path, *, nbytes: int) -> str:
     """A secret kept in the data dir so it survives restarts; created (mode 0600) if absent."""
     try:
@@ -292,4 +326,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         debug=debug,
         allowed_hosts=allowed_hosts,
+        delivery=parse_delivery(get),
     )

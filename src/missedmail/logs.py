@@ -160,3 +160,6 @@ def configure_logging(
     # pika logs several ERROR lines for every failed connection attempt; the consumer logs
     # one line per outage itself (action=broker_unavailable).
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    # With DEBUG on, Django logs each SQL statement with its parameters: message content
+    # and topics. Never, whatever the level.
+    logging.getLogger("django.db.backends").setLevel(logging.INFO)

@@ -2,8 +2,10 @@
 
 The API's own endpoints answer in the JSON envelope. This middleware covers the rest:
 bodies declared larger than 10 MiB are refused before anything reads them; Django's own
-404/405/500 pages become the envelope; an exception that escapes a view is logged (the
-traceback, never the request's content) and answered 500 without a traceback.
+404/405/500 pages become the envelope; an unreachable database is answered 503 with
+`Retry-After` (the request changed nothing: its transaction never committed); any other
+exception that escapes a view is logged (the traceback, never the request's content) and
+answered 500 without a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 
 from missedmail.api.body import MAX_BODY_BYTES, declared_length, too_large
@@ -22,6 +25,7 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 # Headers of a replaced response that still apply to the JSON one.
 KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -55,6 +59,15 @@ class ApiErrorMiddleware:
             return default_error_response(403)
         if isinstance(exception, SuspiciousOperation):
             return default_error_response(400)
+        if isinstance(exception, OperationalError | InterfaceError):
+            # Stopped, restarting or cut off: the client should retry, not report a bug.
+            logger.warning(
+                "action=api_database_unavailable method=%s path=%s error=%s",
+                request.method,
+                request.path_info,
+                type(exception).__name__,
+            )
+            return default_error_response(503, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
         # The path carries ids only; the body, which may carry content, is never logged.
         logger.exception(
             "action=api_unexpected_error method=%s path=%s error=%s",

@@ -20,6 +20,7 @@ class Code:
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
     BAD_REQUEST = "BAD_REQUEST"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 
 # For responses the API's own code did not shape (Django's 404, an unexpected exception).
@@ -32,6 +33,7 @@ DEFAULT_BY_STATUS: dict[int, tuple[str, str]] = {
     413: (Code.REQUEST_TOO_LARGE, "Request body larger than 10 MiB"),
     415: (Code.UNSUPPORTED_MEDIA_TYPE, "Expected a JSON body (Content-Type: application/json)"),
     500: (Code.INTERNAL_ERROR, "Internal server error"),
+    503: (Code.DATABASE_UNAVAILABLE, "The database is unavailable; retry later"),
 }
 
 

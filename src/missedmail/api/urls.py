@@ -7,6 +7,7 @@ from django.urls import URLPattern, path
 
 from missedmail.api.endpoints import ApiContext, Handler, endpoint
 from missedmail.api.views import host_data, messages, notifications, reply_addresses
+from missedmail.api.views.outbox import outbox_urlpatterns
 from missedmail.clock import SystemClock
 
 
@@ -36,6 +37,7 @@ def api_urlpatterns(context: ApiContext) -> list[URLPattern]:
         route(
             "reply_addresses/<str:token>", "reply-address", GET=reply_addresses.get_reply_address
         ),
+        *outbox_urlpatterns(context),
     ]
 
 

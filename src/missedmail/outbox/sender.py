@@ -10,6 +10,10 @@ The state machine and why it is shaped so are in docs/decisions/0003-outbox.md. 
 - A sender that dies leaves `sending` rows whose lease runs out; the next claim takes them
   again. So delivery is at least once: a crash between the server's "250" and our record
   repeats that one email, with the same bytes and the same Message-ID.
+- When the transport is unavailable (the mail server is down), the round stops: the email
+  that found out and the rest of the round are put back untouched, their attempts not
+  used, to be tried after the outage backoff. An outage therefore never fails an email,
+  however long it lasts (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Case, F, Min, Q, Value, When
 
 from missedmail.clock import Clock
 from missedmail.outbox.models import AttemptOutcome, DeliveryAttempt, EmailStatus, OutboundEmail
 from missedmail.outbox.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from missedmail.outbox.transports import (
+    PartiallyDeliveredError,
     PermanentDeliveryError,
+    ServiceUnavailableError,
     TransientDeliveryError,
     Transport,
 )
@@ -66,6 +72,11 @@ class DeliveryReport:
     # Claimed but not attempted: the lease ran out before their turn (another sender may
     # already have them), so sending would risk a duplicate.
     lease_lost: int = 0
+    # Put back untouched because the transport was unavailable (its reason in
+    # `unavailable`), to be tried again at `retry_at`.
+    released: int = 0
+    unavailable: str | None = None
+    retry_at: datetime | None = None
 
     def count(self, status: EmailStatus) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -180,13 +191,65 @@ def deliver(
     nobody should wait on our locks while a mail server takes its time."""
     rng = rng or random.Random()  # noqa: S311 -- jitter spreads retries; it guards no secret
     report = DeliveryReport(claimed=len(emails))
-    for email in emails:
-        outcome = _deliver_one(email, transport, clock=clock, policy=policy, rng=rng)
+    for position, email in enumerate(emails):
+        try:
+            outcome = _deliver_one(email, transport, clock=clock, policy=policy, rng=rng)
+        except ServiceUnavailableError as error:
+            # Every email left would fail the same way: stop the round, try again later.
+            now = clock.now()
+            report.unavailable = error.response
+            report.retry_at = now + policy.outage_delay(error.failures, rng)
+            report.released = release_unattempted(
+                emails[position:],
+                error.response,
+                retry_at=report.retry_at,
+                now=now,
+                quietly=error.failures > 1,  # the transport said so at the outage's start
+            )
+            break
         if outcome is None:
             report.lease_lost += 1
         else:
             report.outcomes.append(outcome)
     return report
+
+
+def release_unattempted(
+    emails: Sequence[OutboundEmail],
+    reason: str,
+    *,
+    retry_at: datetime,
+    now: datetime,
+    quietly: bool = False,
+) -> int:
+    """Put claimed emails back as they were before the claim, attempts included, to be
+    claimed again at `retry_at`; only those still ours. Returns how many were."""
+    if not emails:
+        return 0
+    response = f"not attempted: {reason}"[:MAX_RESPONSE_CHARS]
+    ours = Q()
+    for email in emails:
+        ours |= Q(id=email.id, lease_owner=email.lease_owner, attempts=email.attempts)
+    with transaction.atomic():
+        released = OutboundEmail.objects.filter(ours, status=EmailStatus.SENDING).update(
+            # The claim counted an attempt that never reached the server.
+            status=Case(
+                When(attempts__lte=1, then=Value(EmailStatus.QUEUED)),
+                default=Value(EmailStatus.RETRYING),
+            ),
+            attempts=F("attempts") - 1,
+            lease_expires_at=None,
+            lease_owner="",
+            next_attempt_at=retry_at,
+            last_response=response,
+            updated_at=now,
+        )
+    (logger.debug if quietly else logger.info)(
+        "action=emails_released count=%d retry_in_seconds=%.1f",
+        released,
+        (retry_at - now).total_seconds(),
+    )
+    return released
 
 
 def _deliver_one(
@@ -216,6 +279,21 @@ def _deliver_one(
                 email.envelope_from, [email.to_address], message, email_id=email.id
             )
             outcome = AttemptOutcome.SENT
+        except ServiceUnavailableError:
+            raise  # not this email's failure: `deliver` puts the round back
+        except PartiallyDeliveredError as error:
+            # Delivered to whoever accepted it; sending again would give them a second copy.
+            # (The outbox sends one recipient per email, so this only happens to a
+            # transport that adds recipients of its own.)
+            logger.warning(
+                "action=email_partially_delivered email_id=%d user_id=%d refused=%d",
+                email.id,
+                email.user_id,
+                len(error.refusals),
+            )
+            outcome = AttemptOutcome.SENT
+            refused = "; ".join(str(refusal) for refusal in error.refusals)
+            response = f"{error.response}; refused: {refused}"
         except TransientDeliveryError as error:
             outcome, response, code = AttemptOutcome.TRANSIENT, error.response, error.code
         except PermanentDeliveryError as error:

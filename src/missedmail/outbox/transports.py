@@ -5,19 +5,29 @@
 - `MemoryTransport`: keeps the messages; tests drive it (make it fail the next sends) and
   read what was sent. A real implementation, not a mock.
 
-A transport answers with the server's response text, or raises `TransientDeliveryError`
-(try again later) or `PermanentDeliveryError` (this email will never go through). Which is
-which is decided here, once, so the sender only deals with the two outcomes.
+A transport answers with the server's response text, or raises:
+- `TransientDeliveryError`: this email, try again later (a 4xx reply, a connection lost
+  mid-transaction);
+- `ServiceUnavailableError` (a kind of transient error): nothing can be delivered right
+  now, whatever the email (the server cannot be reached, greets or logs us in with an
+  error, the outbox folder cannot be written). The sender puts the round back without
+  using the emails' attempts (docs/reliability.md);
+- `PermanentDeliveryError`: this email will never go through (a 5xx reply);
+- `PartiallyDeliveredError`: some recipients accepted the message and others refused it.
+Which is which is decided here, once. A transport logs one line when it becomes
+unavailable and one when it is back, however many emails wait meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import smtplib
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -29,6 +39,8 @@ from typing import Protocol
 
 from missedmail.clock import Clock, SystemClock
 from missedmail.conf import EmailSettings, Settings
+
+logger = logging.getLogger(__name__)
 
 # Without a timeout a hung server would block the sender past its lease, and another
 # sender would send the same email again. Django's default is no timeout; ours is not.
@@ -50,6 +62,86 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """A 5xx reply to this email: retrying would get the same answer."""
+
+
+class ServiceUnavailableError(TransientDeliveryError):
+    """No email can be delivered now, and this is not about the email: the server refused or
+    dropped the connection before any command of a mail transaction, or the outbox folder
+    cannot be written. `failures` counts the consecutive times this transport found itself
+    unavailable (1 at the start of an outage), so the sender can back off."""
+
+    def __init__(self, response: str, *, code: int | None = None, failures: int = 1) -> None:
+        super().__init__(response, code=code)
+        self.failures = failures
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One recipient the server refused, with its reply."""
+
+    recipient: str
+    code: int
+    reply: str
+
+    @property
+    def response(self) -> str:
+        return f"{self.code} {self.reply}".strip()
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.response}"
+
+
+class PartiallyDeliveredError(DeliveryError):
+    """The message was accepted for some recipients and refused for others.
+
+    Neither a success nor a failure to retry: sending again would deliver a second copy to
+    every recipient who accepted. `response` is the server's answer to the message,
+    `refusals` says who refused and why.
+    """
+
+    def __init__(self, response: str, *, accepted: Sequence[str], refusals: Sequence[Refusal]):
+        super().__init__(response)
+        self.accepted = tuple(accepted)
+        self.refusals = tuple(refusals)
+
+
+class _Outage:
+    """Consecutive failures of one transport to deliver anything, logged once per outage:
+    a warning when it starts, an info line when it ends, debug lines in between."""
+
+    def __init__(self, transport: str) -> None:
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._since = 0.0  # time.monotonic() of the first failure
+
+    def failed(self, response: str, code: int | None = None) -> ServiceUnavailableError:
+        with self._lock:
+            self._failures += 1
+            failures = self._failures
+            if failures == 1:
+                self._since = time.monotonic()
+        # The response is the server's or the operating system's text: never content.
+        log = logger.warning if failures == 1 else logger.debug
+        log(
+            "action=mail_transport_unavailable transport=%s failures=%d detail=%r",
+            self._transport,
+            failures,
+            response[:200],
+        )
+        return ServiceUnavailableError(response, code=code, failures=failures)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            failures, self._failures = self._failures, 0
+            since = self._since
+        if failures:
+            logger.info(
+                "action=mail_transport_available transport=%s failures=%d down_seconds=%.1f",
+                self._transport,
+                failures,
+                time.monotonic() - since,
+            )
 
 
 class Transport(Protocol):
@@ -96,11 +188,13 @@ class SmtpTransport:
     """Sends through one SMTP connection kept open across emails, reconnecting when the
     server has dropped it.
 
-    Errors while connecting (refused, TLS, greeting, login) are transient whatever their
-    code: they are about the server or our settings, not about this email, and an
-    operator can fix them while the email waits. Replies to MAIL, RCPT and DATA are
-    classified by code: 4xx transient, 5xx permanent. We send one recipient per email, so a
-    refused recipient is the email's outcome.
+    Errors while connecting (refused, TLS, greeting, login) are `ServiceUnavailableError`
+    whatever their code: they are about the server or our settings, not about this email,
+    and an operator can fix them while the emails wait. Replies to MAIL, RCPT and DATA are
+    classified by code: 4xx transient, 5xx permanent. With several recipients, the message
+    goes to those the server accepted, and a refusal of some is `PartiallyDeliveredError`;
+    the outbox sends one recipient per email, so there a refused recipient is the email's
+    outcome.
 
     Safe to share between threads (a lock serialises sends), though each sender thread
     should have its own for throughput.
@@ -118,6 +212,7 @@ class SmtpTransport:
         self._local_hostname = local_hostname
         self._lock = threading.Lock()
         self._connection: smtplib.SMTP | None = None
+        self._outage = _Outage("smtp")
 
     def send(
         self,
@@ -141,6 +236,16 @@ class SmtpTransport:
                 self._discard()
                 raise TransientDeliveryError(_describe(error)) from error
 
+    def another_connection(self) -> SmtpTransport:
+        """A transport with a connection of its own to the same server, for another sender
+        thread. They share one outage record, so a server that is down is logged once, not
+        once per connection."""
+        twin = SmtpTransport(
+            self._settings, ssl_context=self._ssl_context, local_hostname=self._local_hostname
+        )
+        twin._outage = self._outage
+        return twin
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
@@ -158,6 +263,7 @@ class SmtpTransport:
             except _StaleConnection:
                 self._discard()
         self._connection = self._connect()
+        self._outage.succeeded()
         return self._transaction(
             self._connection, envelope_from, recipients, message_bytes, reused=False
         )
@@ -184,14 +290,25 @@ class SmtpTransport:
             raise _StaleConnection  # the server timed the idle connection out
         if code != 250:
             raise self._refused(connection, code, reply)
+        accepted: list[str] = []
+        refusals: list[Refusal] = []
         for recipient in recipients:
             code, reply = connection.rcpt(recipient)
-            if code not in (250, 251):
+            if code in (250, 251):
+                accepted.append(recipient)
+            elif code == 421:  # the server is closing the connection: nothing more goes
                 raise self._refused(connection, code, reply)
+            else:
+                refusals.append(Refusal(recipient, code, _reply_text(reply)))
+        if not accepted:
+            raise self._reset(connection, _all_refused(refusals))
         code, reply = connection.data(message_bytes)
         if code != 250:
             raise self._refused(connection, code, reply)
-        return f"{code} {_reply_text(reply)}".strip()
+        response = f"{code} {_reply_text(reply)}".strip()
+        if refusals:
+            raise PartiallyDeliveredError(response, accepted=accepted, refusals=refusals)
+        return response
 
     def _refused(self, connection: smtplib.SMTP, code: int, reply: bytes) -> DeliveryError:
         """The error for a refusal; the connection stays usable unless the server is
@@ -200,6 +317,9 @@ class SmtpTransport:
         if code == 421:
             self._discard()
             return error
+        return self._reset(connection, error)
+
+    def _reset(self, connection: smtplib.SMTP, error: DeliveryError) -> DeliveryError:
         try:
             connection.rset()
         except (smtplib.SMTPException, OSError):
@@ -227,7 +347,7 @@ class SmtpTransport:
                 )
             )
         except (smtplib.SMTPException, OSError) as error:
-            raise _connect_error(error) from error
+            raise self._unavailable(error) from error
         try:
             connection.ehlo_or_helo_if_needed()
             if settings.use_tls:
@@ -237,8 +357,12 @@ class SmtpTransport:
                 connection.login(settings.user, settings.password)
         except (smtplib.SMTPException, OSError) as error:
             connection.close()
-            raise _connect_error(error) from error
+            raise self._unavailable(error) from error
         return connection
+
+    def _unavailable(self, error: BaseException) -> ServiceUnavailableError:
+        code = error.smtp_code if isinstance(error, smtplib.SMTPResponseException) else None
+        return self._outage.failed(f"cannot use the mail server: {_describe(error)}", code)
 
     def _discard(self) -> None:
         if self._connection is not None:
@@ -252,9 +376,17 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _connect_error(error: BaseException) -> TransientDeliveryError:
-    code = error.smtp_code if isinstance(error, smtplib.SMTPResponseException) else None
-    return TransientDeliveryError(f"cannot use the mail server: {_describe(error)}", code=code)
+def _all_refused(refusals: Sequence[Refusal]) -> DeliveryError:
+    """Every recipient refused, so nothing was delivered: permanent only when every refusal
+    is, since trying again is harmless and may get the others through."""
+    if len(refusals) == 1:
+        [refusal] = refusals
+        return error_for_reply(refusal.code, refusal.reply)
+    text = "; ".join(str(refusal) for refusal in refusals)
+    if all(500 <= refusal.code <= 599 for refusal in refusals):
+        return PermanentDeliveryError(text, code=refusals[0].code)
+    transient = next(r for r in refusals if not 500 <= r.code <= 599)
+    return TransientDeliveryError(text, code=transient.code)
 
 
 class FileTransport:
@@ -268,6 +400,7 @@ class FileTransport:
     def __init__(self, directory: Path, *, clock: Clock | None = None) -> None:
         self.directory = directory
         self._clock = clock or SystemClock()
+        self._outage = _Outage("file")
 
     def send(
         self,
@@ -282,8 +415,10 @@ class FileTransport:
         try:
             self._write(name, message_bytes)
         except OSError as error:
-            # A full disk or a permission problem is an operator's to fix; the email waits.
-            raise TransientDeliveryError(f"cannot write {name}: {error.strerror}") from error
+            # A full disk or a permission problem is an operator's to fix, and would fail
+            # every email the same way: they all wait.
+            raise self._outage.failed(f"cannot write {name}: {error.strerror}") from error
+        self._outage.succeeded()
         return f"250 written {name}"
 
     def close(self) -> None:
@@ -341,14 +476,19 @@ class MemoryTransport:
     """Keeps every message in memory; can be told to fail the next sends.
 
     `attempts` records every call (failed ones included), `sent` only the accepted ones.
+    Like an SMTP server, a failure told for one recipient refuses only that recipient: the
+    others of the same send still get the message (`PartiallyDeliveredError`).
+    `unavailable` makes every send fail as an unreachable server would, until it is reset.
     """
 
     def __init__(self) -> None:
         self.attempts: list[SentMessage] = []
         self.sent: list[SentMessage] = []
         self.closed = False
+        self.unavailable: str | None = None
         self._rules: list[_FailureRule] = []
         self._lock = threading.Lock()
+        self._outage = _Outage("memory")
 
     def fail_next(
         self,
@@ -377,12 +517,29 @@ class MemoryTransport:
         record = SentMessage(envelope_from, tuple(recipients), bytes(message_bytes), email_id)
         with self._lock:
             self.attempts.append(record)
-            for rule in self._rules:
-                if rule.remaining > 0 and (rule.recipient is None or rule.recipient in recipients):
-                    rule.remaining -= 1
-                    raise rule.error()
-            self.sent.append(record)
-            return f"250 2.0.0 Ok: queued as memory-{len(self.sent)}"
+            if self.unavailable is not None:
+                raise self._outage.failed(self.unavailable)
+            self._outage.succeeded()
+            rule = self._matching_rule(recipients)
+            if rule is None:
+                self.sent.append(record)
+                return f"250 2.0.0 Ok: queued as memory-{len(self.sent)}"
+            accepted = tuple(r for r in recipients if r != rule.recipient)
+            if rule.recipient is None or not accepted:
+                raise rule.error()
+            self.sent.append(SentMessage(envelope_from, accepted, record.message_bytes, email_id))
+            raise PartiallyDeliveredError(
+                f"250 2.0.0 Ok: queued as memory-{len(self.sent)}",
+                accepted=accepted,
+                refusals=[Refusal(rule.recipient, rule.code, rule.response.partition(" ")[2])],
+            )
+
+    def _matching_rule(self, recipients: Sequence[str]) -> _FailureRule | None:
+        for rule in self._rules:
+            if rule.remaining > 0 and (rule.recipient is None or rule.recipient in recipients):
+                rule.remaining -= 1
+                return rule
+        return None
 
     def close(self) -> None:
         self.closed = True

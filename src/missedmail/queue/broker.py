@@ -13,12 +13,20 @@ from urllib.parse import parse_qs, urlsplit
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 QUEUE_NAME = "missedmessage_emails"
 
 # A connection that is refused, dropped, closed by the broker, or whose channel is closed.
 # OSError covers the socket errors pika lets through while a connection is torn down.
-BROKER_ERRORS: tuple[type[BaseException], ...] = (pika.exceptions.AMQPError, OSError)
+# AMQPConnectorException: pika raises some connection-workflow errors as they are, e.g.
+# AMQPConnectorStackTimeout when a broker accepts TCP but never finishes the handshake (a
+# node starting up or a frozen network); uncaught, it ended the consumer thread for good.
+BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    pika.exceptions.AMQPError,
+    AMQPConnectorException,
+    OSError,
+)
 
 # Heartbeats let both sides notice a dead peer (a NAT that forgot us, a crashed broker)
 # within two intervals rather than a TCP timeout of many minutes.

@@ -188,6 +188,9 @@ class QueueConsumer:
         self._batch_backoff = Backoff(initial, most)
         # After a failed batch no new batch starts before this time.monotonic() instant.
         self._batches_paused_until = 0.0
+        # Batches failed in a row (the database is down): one warning per streak, not one
+        # per retry, and one line when batches go through again.
+        self._failed_batches = 0
 
     def run(self) -> None:
         """Block until `stop` is set, then close the connection and return (within ~1 s,
@@ -222,6 +225,17 @@ class QueueConsumer:
                     retry_in_seconds,
                 )
                 in_outage = True
+            except Exception as error:
+                # Not a broker error we know, so a bug of ours or pika's: still no reason to
+                # stop consuming for the rest of the process's life. Logged with the
+                # traceback, then retried like an outage.
+                retry_in_seconds = self._broker_backoff.next_delay_seconds()
+                logger.exception(
+                    "action=consumer_error queue=%s error=%s retry_in_seconds=%.2f",
+                    self._config.queue,
+                    type(error).__name__,
+                    retry_in_seconds,
+                )
             finally:
                 if session is not None:
                     self._close_session(session)
@@ -312,18 +326,28 @@ class QueueConsumer:
             logger.debug(
                 "action=batch_acked queue=%s count=%d", self._config.queue, len(job.bodies)
             )
+            if self._failed_batches:
+                logger.info(
+                    "action=batches_resumed queue=%s failed_batches=%d",
+                    self._config.queue,
+                    self._failed_batches,
+                )
+                self._failed_batches = 0
             return
         session.channel.basic_nack(delivery_tag=job.last_delivery_tag, multiple=True, requeue=True)
         retry_in_seconds = self._batch_backoff.next_delay_seconds()
         self._batches_paused_until = time.monotonic() + retry_in_seconds
+        self._failed_batches += 1
         # The exception's text may quote the data (a database error's DETAIL does): only
         # its type is logged.
-        logger.warning(
-            "action=batch_failed queue=%s count=%d error=%s retry_in_seconds=%.2f",
+        log = logger.warning if self._failed_batches == 1 else logger.debug
+        log(
+            "action=batch_failed queue=%s count=%d error=%s retry_in_seconds=%.2f failures=%d",
             self._config.queue,
             len(job.bodies),
             type(job.error).__name__,
             retry_in_seconds,
+            self._failed_batches,
         )
 
 

@@ -84,6 +84,8 @@ def _payload_text(obj: object) -> str:
             text = json.dumps(obj, ensure_ascii=False, default=str)
         except (TypeError, ValueError, RecursionError):
             text = repr(obj)
+    # PostgreSQL text cannot hold NUL: one in a body failed its whole batch, for ever.
+    text = text.replace("\x00", "\\x00")
     return text if len(text) <= MAX_PAYLOAD_CHARS else text[:MAX_PAYLOAD_CHARS] + "…"
 
 

@@ -90,13 +90,27 @@ def send_due_batches(now: datetime, config: BatcherConfig) -> PassResult:
                 result.more_due = True  # the rest stay due, unlocked at commit
                 break
             _process_user(user_id, rows, now, config, result)
-    result.next_due = now if result.more_due else earliest_pending()
+    result.next_due = now if result.more_due else _next_pass(now)
     return result
 
 
 def _over_budget(started: float, config: BatcherConfig) -> bool:
     budget = config.pass_budget_seconds
     return budget is not None and time.monotonic() - started >= budget
+
+
+# Due rows left after a pass that was not full are locked by another worker's pass (SKIP
+# LOCKED passed them by): look again shortly, not at once, or an idle batcher re-queries
+# in a tight loop for as long as the other pass lasts. The other worker's NOTIFY-free
+# commit is seen within this delay.
+LOCKED_ROWS_RECHECK_SECONDS = 0.5
+
+
+def _next_pass(now: datetime) -> datetime | None:
+    due = earliest_pending()
+    if due is not None and due <= now:
+        return now + timedelta(seconds=LOCKED_ROWS_RECHECK_SECONDS)
+    return due
 
 
 def earliest_pending() -> datetime | None:

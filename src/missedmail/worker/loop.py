@@ -13,7 +13,10 @@ Over-notifying is harmless: the step finds nothing due and the loop sleeps again
 
 Errors: an exception in `step` is logged and the loop waits 1, 2, 4, … 30 s before trying
 again — on the condition variable, not `time.sleep`, so `stop()` is never delayed. A
-successful step resets the backoff.
+successful step resets the backoff. One line per outage: the first failure of a streak is
+an error (with its traceback, unless the database is merely unreachable), the following
+ones are debug lines, and the first success after them says the loop recovered -- a
+database down for an hour is two lines per thread, not a hundred tracebacks.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.db import InterfaceError, OperationalError
+
 from missedmail.clock import Clock
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_INITIAL_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 30.0
+# An unreachable database: the error type says it all, a traceback would only be noise.
+UNREACHABLE_ERRORS = (OperationalError, InterfaceError)
 
 Step = Callable[[datetime], datetime | None]
 
@@ -101,18 +108,27 @@ class WakeableLoop:
         except Exception as error:
             self._failures += 1
             delay = backoff_seconds(self._failures)
-            logger.exception(
-                "action=loop_error loop=%s failures=%d retry_in_seconds=%.0f",
-                self.name,
-                self._failures,
-                delay,
-            )
+            self._log_failure(error, delay)
             if self._on_error is not None:
                 self._on_error(error)
             return self._clock.now() + timedelta(seconds=delay)
+        if self._failures:
+            logger.info("action=loop_recovered loop=%s failures=%d", self.name, self._failures)
         self._failures = 0
         self.passes += 1
         return next_due
+
+    def _log_failure(self, error: Exception, delay: float) -> None:
+        first = self._failures == 1
+        logger.log(
+            logging.ERROR if first else logging.DEBUG,
+            "action=loop_error loop=%s failures=%d error=%s retry_in_seconds=%.0f",
+            self.name,
+            self._failures,
+            type(error).__name__,
+            delay,
+            exc_info=first and not isinstance(error, UNREACHABLE_ERRORS),
+        )
 
     def _run(self) -> None:
         # The first step runs at once: there may be work left from before a restart.

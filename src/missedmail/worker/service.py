@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from missedmail.clock import Clock
 from missedmail.composing.batch import CompositionOptions
 from missedmail.conf import Settings
+from missedmail.events import EventError
 from missedmail.health import heartbeats, metrics
 from missedmail.outbox import sender as outbox_sender
 from missedmail.outbox.config import OutboxConfig
@@ -29,13 +30,22 @@ from missedmail.outbox.retry import RetryPolicy
 from missedmail.outbox.transports import SmtpTransport, Transport
 from missedmail.queue.consumer import ConsumerConfig, QueueConsumer
 from missedmail.scheduling import wakeups
-from missedmail.scheduling.ingest import raw_event_from_body, schedule_events
+from missedmail.scheduling.ingest import (
+    MAX_PAYLOAD_CHARS,
+    IngestResult,
+    RawEvent,
+    raw_event_from_body,
+    schedule_events,
+)
 from missedmail.scheduling.models import EventSource
 from missedmail.worker.batching import BatcherConfig, earliest_pending, send_due_batches
 from missedmail.worker.listener import DueListener
 from missedmail.worker.loop import WakeableLoop
 
 logger = logging.getLogger(__name__)
+
+# The database is away: a batch that fails so is retried whole, later.
+UNREACHABLE_ERRORS = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,15 @@ def _drop_connection(_error: BaseException) -> None:
     connection.close()
 
 
+def unstorable_event(body: bytes, error: Exception) -> RawEvent:
+    """A body the database refused even on its own: recorded as a rejected event, its text
+    escaped (whatever it holds must not fail the record too)."""
+    text = body[:MAX_PAYLOAD_CHARS].decode("utf-8", "replace")
+    escaped = text.encode("unicode_escape").decode("ascii")[:MAX_PAYLOAD_CHARS]
+    reason = f"event: could not be stored ({type(error).__name__})"
+    return RawEvent(escaped, error=EventError(reason))
+
+
 class WorkerService:
     def __init__(
         self,
@@ -85,7 +104,8 @@ class WorkerService:
         self.settings = settings
         self.clock = clock
         self.transport = transport
-        self.options = options or WorkerOptions()
+        delivery = settings.delivery
+        self.options = options or WorkerOptions(sender_lease_seconds=delivery.lease_seconds)
         self.name = heartbeats.worker_name()
         self.batcher_config = BatcherConfig(
             composition=CompositionOptions(reply_by_email=bool(settings.email_gateway_pattern)),
@@ -94,7 +114,11 @@ class WorkerService:
             max_rows_per_pass=self.options.max_rows_per_pass,
             pass_budget_seconds=self.options.pass_budget_seconds,
         )
-        self.retry_policy = RetryPolicy()
+        self.retry_policy = RetryPolicy(
+            base_delay_seconds=delivery.retry_base_seconds,
+            max_delay_seconds=delivery.retry_max_seconds,
+            max_attempts=delivery.retry_attempts,
+        )
         self._stop = threading.Event()
         self.batcher = WakeableLoop(
             "batcher", _fresh_connection(self._batch_step), clock, on_error=_drop_connection
@@ -158,6 +182,7 @@ class WorkerService:
         for loop in (self.batcher, *self.senders, self.heartbeat):
             loop.stop()
         try:
+            close_old_connections()  # it may predate a database restart
             heartbeats.mark_stopped(self.name, self.clock.now())
         except Exception:  # the database may be the reason we stop; the heartbeat expires anyway
             logger.warning("action=heartbeat_stop_failed name=%s", self.name)
@@ -184,20 +209,56 @@ class WorkerService:
         """The consumer's callback: store a batch of events; raising makes it nack them."""
         close_old_connections()
         try:
-            result = schedule_events(
-                [raw_event_from_body(body) for body in bodies],
-                source=EventSource.QUEUE,
-                now=self.clock.now(),
-            )
-        except Exception:
+            result = self._store(bodies)
+        except UNREACHABLE_ERRORS:
             connection.close()
-            raise
+            raise  # nacked, and retried once the database is back
+        except Exception as error:
+            # Not the database being away, so something in the batch: store its bodies one
+            # by one, recording any that still fails as rejected, so that no poison message
+            # can hold the queue (docs/reliability.md).
+            connection.close()
+            logger.warning(
+                "action=batch_isolated count=%d error=%s", len(bodies), type(error).__name__
+            )
+            result = self._store_one_by_one(bodies)
         wakeups.announce_due(result.earliest_new_due)
 
     def _on_broker_connected(self) -> None:
         self._connections += 1
         if self._connections > 1:
             metrics.BROKER_RECONNECTS.inc()
+
+    def _store(self, bodies: list[bytes]) -> IngestResult:
+        return schedule_events(
+            [raw_event_from_body(body) for body in bodies],
+            source=EventSource.QUEUE,
+            now=self.clock.now(),
+        )
+
+    def _store_one_by_one(self, bodies: list[bytes]) -> IngestResult:
+        merged = IngestResult()
+        for body in bodies:
+            try:
+                result = self._store([body])
+            except UNREACHABLE_ERRORS:
+                connection.close()
+                raise
+            except Exception as error:
+                connection.close()
+                logger.error(
+                    "action=event_unstorable bytes=%d error=%s", len(body), type(error).__name__
+                )
+                result = schedule_events(
+                    [unstorable_event(body, error)],
+                    source=EventSource.QUEUE,
+                    now=self.clock.now(),
+                )
+            merged.outcomes += result.outcomes
+            due, earliest = result.earliest_new_due, merged.earliest_new_due
+            if due is not None and (earliest is None or due < earliest):
+                merged.earliest_new_due = due
+        return merged
 
     def _batch_step(self, now: datetime) -> datetime | None:
         result = send_due_batches(now, self.batcher_config)
@@ -259,4 +320,4 @@ def _sender_transports(
     same server. Other transports are not connections; one sender serves them."""
     if not isinstance(transport, SmtpTransport) or connections <= 1:
         return [transport]
-    return [transport, *(SmtpTransport(settings.email) for _ in range(connections - 1))]
+    return [transport, *(transport.another_connection() for _ in range(connections - 1))]

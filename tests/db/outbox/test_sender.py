@@ -403,3 +403,132 @@ def test_an_email_whose_message_could_not_be_built_is_not_requeued(
 
     assert requeue_failed([email.id], clock.now()) == 0
     assert OutboundEmail.objects.get(id=email.id).status == EmailStatus.FAILED
+
+
+def test_an_unavailable_server_puts_the_whole_round_back_without_using_attempts(
+    org: Org, clock: ManualClock, transport: MemoryTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="missedmail.outbox")
+    emails = queue(
+        clock, (10, "hamlet@example.com"), (11, "othello@example.com"), (12, "iago@example.com")
+    )
+    transport.unavailable = "cannot use the mail server: ConnectionRefusedError"
+
+    report = send_once(clock.now(), transport, owner="a", clock=clock, rng=random.Random(3))
+
+    assert (report.claimed, report.released, report.outcomes) == (3, 3, [])
+    assert len(transport.attempts) == 1  # the round stopped at the first refusal
+    assert report.retry_at is not None
+    assert clock.now() + timedelta(seconds=0.5) <= report.retry_at
+    assert report.retry_at <= clock.now() + timedelta(seconds=1)
+    for email in emails:
+        email.refresh_from_db()
+        assert (email.status, email.attempts, email.lease_owner) == (EmailStatus.QUEUED, 0, "")
+        assert email.next_attempt_at == report.retry_at
+        assert email.last_response == "not attempted: " + transport.unavailable
+    assert not DeliveryAttempt.objects.exists()
+    assert next_wake_at() == report.retry_at
+    assert "action=emails_released count=3" in caplog.text
+
+
+def test_an_outage_longer_than_the_whole_retry_schedule_fails_no_email(
+    org: Org, clock: ManualClock, transport: MemoryTransport
+) -> None:
+    """Invariant: 3 queued, 3 sent, each on its first real attempt, after 3 hours down."""
+    queue(clock, (10, "hamlet@example.com"), (11, "othello@example.com"), (12, "iago@example.com"))
+    transport.unavailable = "cannot use the mail server: ConnectionRefusedError"
+    policy = RetryPolicy(base_delay_seconds=1, max_delay_seconds=2, max_attempts=2)
+    back_at = clock.now() + timedelta(hours=3)
+
+    rounds = 0
+    while (wake := next_wake_at()) is not None:
+        clock.set(max(wake, clock.now()))
+        if clock.now() >= back_at:
+            transport.unavailable = None
+        run_round(clock, transport, policy=policy)
+        rounds += 1
+
+    statuses = list(OutboundEmail.objects.values_list("status", "attempts"))
+    assert statuses == [(EmailStatus.SENT, 1)] * 3
+    assert len(transport.sent) == 3
+    # Probed every 30 to 60 s once the backoff reached its ceiling, never in a busy loop.
+    assert rounds <= 3 * 3600 / 30 + 10
+
+
+def test_a_server_unavailable_for_a_taken_over_email_leaves_it_with_its_lost_attempt(
+    org: Org, clock: ManualClock, transport: MemoryTransport
+) -> None:
+    [email] = queue(clock)
+    claim_ready(clock.now(), limit=1, lease_seconds=LEASE_SECONDS, owner="dead")
+    clock.advance(LEASE_SECONDS)
+    transport.unavailable = "cannot use the mail server: timed out"
+
+    run_round(clock, transport, owner="b")
+
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (EmailStatus.RETRYING, 1)
+    assert attempts_of(email) == [(1, AttemptOutcome.LOST)]
+
+
+def test_a_partly_refused_send_is_recorded_as_sent_and_never_sent_again(
+    org: Org, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    [email] = queue(clock)
+    transport = ExtraRecipientTransport("audit@example.com")
+    transport.fail_next(1, permanent=True, recipient="audit@example.com")
+
+    run_round(clock, transport)
+    clock.advance(3600)
+    assert run_round(clock, transport) == 0
+
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
+    assert email.last_response.startswith("250 2.0.0 Ok")
+    assert "refused: audit@example.com: 550 5.1.1 mailbox unavailable" in email.last_response
+    assert [sent.recipients for sent in transport.sent] == [("hamlet@example.com",)]
+    assert "action=email_partially_delivered" in caplog.text
+
+
+class ExtraRecipientTransport(MemoryTransport):
+    """A transport that copies every email to one more address (as a relay with a
+    compliance copy would): the only way one outbox email meets several recipients."""
+
+    def __init__(self, extra: str) -> None:
+        super().__init__()
+        self.extra = extra
+
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        message_bytes: bytes,
+        *,
+        email_id: int,
+    ) -> str:
+        return super().send(
+            envelope_from, [*recipients, self.extra], message_bytes, email_id=email_id
+        )
+
+
+def test_one_users_failing_emails_never_delay_another_users_email(
+    org: Org, clock: ManualClock, transport: MemoryTransport
+) -> None:
+    """Invariant: with hamlet's 120 emails failing at every attempt, othello's email,
+    queued after all of them, is sent at the moment it is ready, in the same rounds."""
+    queue(clock, *[(10, "hamlet@example.com")] * 120)
+    transport.fail_next(10_000, recipient="hamlet@example.com")
+    for _ in range(3):  # hamlet's emails are all retrying now, some ready again soon
+        run_round(clock, transport)
+        clock.advance(30)
+    clock.advance(1)
+    [othello] = queue(clock, (11, "othello@example.com"))
+
+    rounds = 0
+    while OutboundEmail.objects.get(id=othello.id).status != EmailStatus.SENT:
+        run_round(clock, transport)
+        rounds += 1
+        assert rounds <= 120 // 50 + 1  # at most the ready ones ahead of it, never a wait
+
+    othello.refresh_from_db()
+    assert othello.sent_at == othello.next_attempt_at == clock.now()
+    assert OutboundEmail.objects.filter(user_id=10, status=EmailStatus.SENT).count() == 0

@@ -24,7 +24,9 @@ from missedmail.outbox.enqueue import enqueue_drafts
 from missedmail.outbox.models import EmailStatus
 from missedmail.outbox.sender import send_once
 from missedmail.outbox.transports import (
+    PartiallyDeliveredError,
     PermanentDeliveryError,
+    ServiceUnavailableError,
     SmtpTransport,
     TransientDeliveryError,
 )
@@ -274,6 +276,86 @@ def test_a_refused_connection_is_transient() -> None:
         send(transport)
 
 
+def test_a_partly_refused_send_goes_to_the_recipients_that_accepted_it(
+    handler: RecordingHandler, transport: SmtpTransport
+) -> None:
+    handler.rcpt_replies["gone@example.com"] = "550 5.1.1 <gone@example.com>: no such user"
+    recipients = ["iago@example.com", "gone@example.com", "hamlet@example.com"]
+
+    with pytest.raises(PartiallyDeliveredError) as partial:
+        transport.send("noreply@missedmail.example.org", recipients, MESSAGE, email_id=1)
+    send(transport)
+
+    assert partial.value.response == "250 2.0.0 Ok: queued as 42"
+    assert partial.value.accepted == ("iago@example.com", "hamlet@example.com")
+    [refusal] = partial.value.refusals
+    assert str(refusal) == "gone@example.com: 550 5.1.1 <gone@example.com>: no such user"
+    assert [r.rcpt_tos for r in handler.received] == [
+        ["iago@example.com", "hamlet@example.com"],  # one copy each, the refused one left out
+        ["iago@example.com"],
+    ]
+    assert len(handler.connections) == 1
+
+
+@pytest.mark.parametrize(
+    ("replies", "kind"),
+    [
+        (("550 5.1.1 no such user", "551 5.1.6 moved"), PermanentDeliveryError),
+        (("550 5.1.1 no such user", "452 4.2.2 mailbox full"), TransientDeliveryError),
+    ],
+)
+def test_a_send_refused_by_every_recipient_is_permanent_only_if_every_refusal_is(
+    handler: RecordingHandler, transport: SmtpTransport, replies: tuple[str, str], kind: type
+) -> None:
+    handler.rcpt_replies = {"a@example.com": replies[0], "b@example.com": replies[1]}
+
+    with pytest.raises(kind) as refused:
+        transport.send(
+            "noreply@missedmail.example.org",
+            ["a@example.com", "b@example.com"],
+            MESSAGE,
+            email_id=1,
+        )
+
+    assert type(refused.value) is kind
+    assert refused.value.response == f"a@example.com: {replies[0]}; b@example.com: {replies[1]}"
+    assert handler.received == []
+    send(transport)  # the connection was reset, not lost
+    assert len(handler.connections) == 1
+
+
+def test_an_unreachable_server_is_one_outage_logged_twice_however_many_sends_fail(
+    handler: RecordingHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="missedmail.outbox")
+    port = free_port()
+    transport = SmtpTransport(smtp_settings(port))
+    failures = []
+    for _ in range(4):
+        with pytest.raises(ServiceUnavailableError) as error:
+            send(transport)
+        failures.append(error.value.failures)
+
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        send(transport)
+        send(transport)
+    finally:
+        transport.close()
+        controller.stop()
+
+    assert failures == [1, 2, 3, 4]
+    assert len(handler.received) == 2
+    loud = [r.getMessage() for r in caplog.records if r.levelname != "DEBUG"]
+    assert [line.split(" ")[0] for line in loud] == [
+        "action=mail_transport_unavailable",
+        "action=mail_transport_available",
+    ]
+    assert "ConnectionRefusedError" in loud[0]
+    assert "failures=4" in loud[1]
+
+
 def test_a_server_that_never_answers_is_a_transient_timeout() -> None:
     with socket.socket() as silent:  # accepts connections (backlog), never says a word
         silent.bind(("127.0.0.1", 0))
@@ -300,7 +382,7 @@ class Authenticator:
 # TLS is tested below; login is tested on its own, in clear on the loopback interface.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 @pytest.mark.parametrize(("password", "delivered"), [("right", True), ("wrong", False)])
-def test_a_configured_user_logs_in_and_a_refused_login_is_transient(
+def test_a_configured_user_logs_in_and_a_refused_login_makes_the_server_unavailable(
     handler: RecordingHandler, password: str, delivered: bool
 ) -> None:
     authenticator = Authenticator()
@@ -316,7 +398,7 @@ def test_a_configured_user_logs_in_and_a_refused_login_is_transient(
         if delivered:
             send(transport)
         else:
-            with pytest.raises(TransientDeliveryError, match="535"):
+            with pytest.raises(ServiceUnavailableError, match="535"):
                 send(transport)
     finally:
         transport.close()
@@ -383,3 +465,32 @@ def test_mail_goes_over_tls_when_configured(
         controller.stop()
 
     assert len(handler.received) == 1
+
+
+def test_connections_of_one_server_share_one_outage_and_log_it_once(
+    handler: RecordingHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="missedmail.outbox")
+    port = free_port()
+    first = SmtpTransport(smtp_settings(port))
+    second = first.another_connection()
+    failures = []
+    for transport in (first, second, first, second):
+        with pytest.raises(ServiceUnavailableError) as error:
+            send(transport)
+        failures.append(error.value.failures)
+
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        send(first)
+        send(second)
+    finally:
+        first.close()
+        second.close()
+        controller.stop()
+
+    assert failures == [1, 2, 3, 4]
+    assert len(handler.connections) == 2  # a connection each
+    loud = [r.getMessage().split(" ")[0] for r in caplog.records if r.levelname != "DEBUG"]
+    assert loud == ["action=mail_transport_unavailable", "action=mail_transport_available"]

@@ -49,6 +49,8 @@ def test_full_jitter_spreads_the_retries_of_emails_that_failed_together() -> Non
         {"base_delay_seconds": 0},
         {"base_delay_seconds": 60, "max_delay_seconds": 30},
         {"max_attempts": 0},
+        {"outage_initial_delay_seconds": 0},
+        {"outage_initial_delay_seconds": 10, "outage_max_delay_seconds": 5},
     ],
 )
 def test_a_policy_that_makes_no_sense_is_refused(arguments: dict[str, Any]) -> None:
@@ -59,3 +61,33 @@ def test_a_policy_that_makes_no_sense_is_refused(arguments: dict[str, Any]) -> N
 def test_attempts_are_numbered_from_one() -> None:
     with pytest.raises(ValueError, match="from 1"):
         DEFAULT_RETRY_POLICY.ceiling_seconds(0)
+
+
+def test_the_longest_schedule_is_the_sum_of_the_ceilings_between_attempts() -> None:
+    policy = RetryPolicy(base_delay_seconds=2, max_delay_seconds=5, max_attempts=4)
+
+    assert policy.longest_schedule_seconds() == 2 + 4 + 5
+    assert DEFAULT_RETRY_POLICY.longest_schedule_seconds() == 35.5 * 60
+
+
+def test_an_unavailable_server_is_probed_after_1_2_4_seconds_up_to_a_minute() -> None:
+    ceilings = [DEFAULT_RETRY_POLICY.outage_ceiling_seconds(n) for n in range(1, 10)]
+
+    assert ceilings == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
+@given(failures=st.integers(min_value=1, max_value=10_000), seed=st.integers())
+def test_an_outage_probe_waits_between_half_and_all_of_its_ceiling(
+    failures: int, seed: int
+) -> None:
+    policy = DEFAULT_RETRY_POLICY
+    ceiling = policy.outage_ceiling_seconds(failures)
+
+    delay = policy.outage_delay(failures, random.Random(seed)).total_seconds()
+
+    assert ceiling / 2 <= delay <= ceiling
+
+
+def test_outage_failures_are_counted_from_one() -> None:
+    with pytest.raises(ValueError, match="from 1"):
+        DEFAULT_RETRY_POLICY.outage_ceiling_seconds(0)

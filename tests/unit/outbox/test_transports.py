@@ -11,7 +11,9 @@ from missedmail.conf import load_settings
 from missedmail.outbox.transports import (
     FileTransport,
     MemoryTransport,
+    PartiallyDeliveredError,
     PermanentDeliveryError,
+    ServiceUnavailableError,
     SmtpTransport,
     TransientDeliveryError,
     error_for_reply,
@@ -68,13 +70,39 @@ def test_file_names_sort_in_the_order_emails_were_written(tmp_path: Path) -> Non
     assert [name.rsplit("-", 1)[1] for name in names] == ["9.eml", "10.eml", "11.eml"]
 
 
-def test_an_unwritable_outbox_folder_is_a_transient_failure(tmp_path: Path) -> None:
+def test_an_unwritable_outbox_folder_makes_the_transport_unavailable(tmp_path: Path) -> None:
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where the folder should be")
     transport = FileTransport(blocker)
 
-    with pytest.raises(TransientDeliveryError, match=r"cannot write .*-7\.eml"):
+    with pytest.raises(ServiceUnavailableError, match=r"cannot write .*-7\.eml") as first:
         transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=7)
+    with pytest.raises(ServiceUnavailableError) as second:
+        transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=8)
+
+    assert isinstance(first.value, TransientDeliveryError)
+    assert (first.value.failures, second.value.failures) == (1, 2)
+
+
+def test_a_transport_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="missedmail.outbox")
+    blocker = tmp_path / "outbox"
+    blocker.write_text("a file where the folder should be")
+    transport = FileTransport(blocker)
+    for email_id in range(5):
+        with pytest.raises(ServiceUnavailableError):
+            transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=email_id)
+
+    blocker.unlink()
+    transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=9)
+    transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=10)
+
+    loud = [r.getMessage() for r in caplog.records if r.levelname != "DEBUG"]
+    assert len(loud) == 2
+    assert loud[0].startswith("action=mail_transport_unavailable transport=file failures=1 ")
+    assert loud[1].startswith("action=mail_transport_available transport=file failures=5 ")
 
 
 def test_the_memory_transport_keeps_what_it_accepted() -> None:
@@ -122,6 +150,37 @@ def test_the_memory_transport_can_fail_one_recipient_only() -> None:
     transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=3)
 
     assert [sent.email_id for sent in transport.sent] == [1, 3]
+
+
+def test_the_memory_transport_refuses_one_recipient_and_delivers_to_the_others() -> None:
+    transport = MemoryTransport()
+    transport.fail_next(1, permanent=True, recipient="gone@example.com")
+
+    with pytest.raises(PartiallyDeliveredError) as partial:
+        transport.send(
+            "noreply@x.org", ["iago@example.com", "gone@example.com"], MESSAGE, email_id=4
+        )
+
+    assert partial.value.accepted == ("iago@example.com",)
+    [refusal] = partial.value.refusals
+    assert (refusal.recipient, refusal.code) == ("gone@example.com", 550)
+    assert [sent.recipients for sent in transport.sent] == [("iago@example.com",)]
+
+
+def test_an_unavailable_memory_transport_counts_its_failures_until_it_is_back() -> None:
+    transport = MemoryTransport()
+    transport.unavailable = "cannot use the mail server: connection refused"
+
+    failures = []
+    for email_id in range(3):
+        with pytest.raises(ServiceUnavailableError) as error:
+            transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=email_id)
+        failures.append(error.value.failures)
+    transport.unavailable = None
+    transport.send("noreply@x.org", ["iago@example.com"], MESSAGE, email_id=3)
+
+    assert failures == [1, 2, 3]
+    assert [sent.email_id for sent in transport.sent] == [3]
 
 
 def test_without_an_email_host_emails_go_to_files_in_the_data_dir(tmp_path: Path) -> None:

@@ -84,6 +84,7 @@ def test_stop_interrupts_a_long_sleep_promptly(clock: ManualClock, recorder: Rec
 def test_an_error_in_the_step_is_logged_and_retried_after_a_backoff(
     clock: ManualClock, recorder: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("DEBUG", logger="missedmail.worker.loop")
     errors: list[BaseException] = []
     recorder.fail_with = RuntimeError("boom")
     loop = WakeableLoop("test", recorder, clock, on_error=errors.append)
@@ -94,9 +95,13 @@ def test_an_error_in_the_step_is_logged_and_retried_after_a_backoff(
     assert second == clock.now() + timedelta(seconds=2)
     assert [str(e) for e in errors] == ["boom", "boom"]
     assert "action=loop_error loop=test failures=2" in caplog.text
+    # One line per outage: the first failure is an error with its traceback, the next debug.
+    levels = [(r.levelname, bool(r.exc_info)) for r in caplog.records]
+    assert levels == [("ERROR", True), ("DEBUG", False)]
     recorder.fail_with = None
     recorder.next_due = None
     assert loop.run_step() is None
+    assert "action=loop_recovered loop=test failures=2" in caplog.text
     recorder.fail_with = RuntimeError("again")
     assert loop.run_step() == clock.now() + timedelta(seconds=1)  # success reset the backoff
 

@@ -1,0 +1,31 @@
+"""Privacy of the real processes' logs (the in-process paths are in test_privacy.py)."""
+
+from __future__ import annotations
+
+from tests.acceptance.service import api
+from tests.faults.conftest import DeploymentFactory
+from tests.faults.deployment import SECRET_TOPICS, assert_no_content_in_logs, events_for
+from tests.faults.sink import FaultSink
+
+
+def test_the_processes_log_no_content_even_at_debug_with_django_debug_on(
+    deploy: DeploymentFactory, sink: FaultSink
+) -> None:
+    """The embedded mode's DEBUG=true made Django log each SQL statement with its
+    parameters; at --log-level DEBUG that put content in the log."""
+    deployment = deploy(None, DEBUG="true")
+    deployment.start("run")
+    users = deployment.load_org(2)
+    messages = deployment.conversations(users, SECRET_TOPICS[:1], first_id=1000)
+    deployment.post_messages(messages)
+    status, body = api(
+        deployment.base, "POST", "notifications", {"events": events_for(users, messages)}
+    )
+    assert status == 200, body
+
+    deployment.wait_until_all_sent(len(users))
+    deployment.stop_all()
+
+    logs = list(deployment.root.glob("*.log"))
+    assert sum(len(path.read_text()) for path in logs) > 10_000  # DEBUG: it did log a lot
+    assert_no_content_in_logs(logs)
