@@ -116,7 +116,7 @@ def parse_trigger(value: object) -> Trigger:
 def event_from_object(obj: object) -> MissedMessageEvent:
     """Validate an already-decoded JSON value. Unknown extra keys are ignored (contract §3)."""
     if not isinstance(obj, dict):
-        raise EventError(f"event: expected a JSON object, got {_json_type(obj)}")
+        raise EventError(f"event: expected a JSON object, got {json_type(obj)}")
     if "trigger" not in obj:
         raise EventError("trigger: missing", "trigger")
     return MissedMessageEvent(
@@ -147,7 +147,8 @@ def parse_event(body: bytes | str) -> MissedMessageEvent:
     return event_from_object(obj)
 
 
-def _json_type(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, for error messages."""
     match value:
         case None:
             return "null"
@@ -159,5 +160,7 @@ def _json_type(value: object) -> str:
             return "string"
         case list():
             return "array"
+        case dict():
+            return "object"
         case _:
             return type(value).__name__

@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
 from missedmail.api.responses import ApiError, Code
+from missedmail.events import json_type
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # The deepest valid body is {"messages": [{"recipients": [{"flags": ["read"]}]}]}: depth 6.
@@ -121,21 +122,3 @@ def json_object(request: HttpRequest) -> dict[str, object]:
             400, Code.INVALID_INPUT, f"body: expected a JSON object, got {json_type(value)}"
         )
     return value
-
-
-def json_type(value: object) -> str:
-    match value:
-        case None:
-            return "null"
-        case bool():
-            return "boolean"
-        case int() | float():
-            return "number"
-        case str():
-            return "string"
-        case list():
-            return "array"
-        case dict():
-            return "object"
-        case _:
-            return type(value).__name__

@@ -26,9 +26,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from missedmail.api.body import json_type
 from missedmail.api.responses import ApiError, Code
-from missedmail.events import MAX_ID
+from missedmail.events import MAX_ID, json_type
 
 
 def _check_id(value: int) -> int:

@@ -23,26 +23,9 @@ from tests.integration.email.support import (
     send_due,
     text_part,
 )
+from tests.outbox_helpers import EXPECTED_HEADERS
 
 pytestmark = pytest.mark.django_db
-
-EXPECTED_HEADERS = [
-    "From",
-    "To",
-    "Subject",
-    "Reply-To",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "List-Id",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "Auto-Submitted",
-    "X-Auto-Response-Suppress",
-    "Date",
-    "MIME-Version",
-    "Content-Type",
-]
 
 
 def test_a_mention_arrives_as_multipart_alternative_with_every_contract_header(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 
 from missedmail.api import workflows
-from missedmail.api.body import json_body, json_type
+from missedmail.api.body import json_body
 from missedmail.api.endpoints import ApiContext
 from missedmail.api.history import api_timestamp, pending_notifications, recent_outcomes
 from missedmail.api.responses import invalid, not_found, success
 from missedmail.api.schemas import MAX_EVENTS_PER_REQUEST
 from missedmail.core.models import UserProfile
+from missedmail.events import json_type
 from missedmail.scheduling.ingest import EventOutcome
 
 
