@@ -16,6 +16,7 @@ import pstats
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 # (stage, substrings of "file:function" that belong to it), first match wins.
@@ -30,6 +31,17 @@ STAGES = (
     ("composer logic", ("missedmail/composing",)),
     ("batcher and outbox", ("missedmail/worker", "missedmail/outbox", "missedmail/scheduling")),
 )
+
+
+def without_machine_paths(listing: str) -> str:
+    """The listing with this checkout's and this Python's directories cut off the file
+    names, so the committed profile names files, not one machine's layout."""
+    prefixes = sorted(
+        {*(p for p in sys.path if p and p.startswith("/")), str(Path.cwd())}, key=len, reverse=True
+    )
+    for prefix in prefixes:
+        listing = listing.replace(prefix.rstrip("/") + "/", "")
+    return listing
 
 
 def stage_of(key: tuple[str, int, str]) -> str:
@@ -71,7 +83,7 @@ def main(out_path: str) -> int:
     text = io.StringIO()
     pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(40)
     with open(out_path, "w", encoding="utf-8") as out:
-        out.write(text.getvalue())
+        out.write(without_machine_paths(text.getvalue()))
     print(
         json.dumps(
             {
