@@ -36,6 +36,10 @@ class HttpServer:
         logger.info("action=http_started port=%d", self.port)
 
     def stop(self) -> None:
+        # Finish the requests in flight and end the handler threads first: waitress's
+        # close() shuts the trigger socket that a handler thread writes to when it finishes
+        # a response, so closing first races with them (EBADF tracebacks at shutdown).
+        self._server.task_dispatcher.shutdown(timeout=5)
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=10)
