@@ -26,6 +26,7 @@ from missedmail.events import (
     parse_event,
 )
 from missedmail.health import metrics
+from missedmail.scheduling.emailed import emailed_pairs
 from missedmail.scheduling.models import (
     EventSource,
     NotificationSkip,
@@ -37,6 +38,8 @@ from missedmail.skips import SkipReason
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_CHARS = 4000
+# The reason given for a duplicate whose message has already been emailed to the user.
+ALREADY_EMAILED = "already_emailed"
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,9 @@ def _schedule_events(
         if with_pending
         else {}
     )
+    # Read after the pending rows: a pass that commits between the two reads moved its rows
+    # into the ledger, so every pair is seen in one or the other, never in neither.
+    emailed = emailed_pairs(user_ids, messages)
 
     result = IngestResult()
     rejected: list[RejectedEvent] = []
@@ -224,6 +230,10 @@ def _schedule_events(
                 if key not in to_create:
                     to_update[key] = row
             result.outcomes.append(EventOutcome("duplicate", None, None, row.scheduled_timestamp))
+            continue
+        if key in emailed:
+            # Its email has already been enqueued: a redelivery, or the host repeating itself.
+            result.outcomes.append(EventOutcome("duplicate", ALREADY_EMAILED))
             continue
 
         # The timestamp rule: join the user's pending batch, else open a new window.

@@ -85,6 +85,7 @@ class RejectedEvent(models.Model):
 
 
 __all__ = [
+    "EmailedNotification",
     "EventSource",
     "NotificationSkip",
     "RejectedEvent",
@@ -107,3 +108,26 @@ class NotificationSkip(models.Model):
             models.Index(fields=["user", "-at"], name="skip_user_recent"),
             models.Index(fields=["at"], name="skip_at"),
         ]
+
+
+class EmailedNotification(models.Model):
+    """A (user, message) that has gone into an email: the ledger that makes a repeated event
+    harmless after its batch has left.
+
+    The scheduled row is deleted when its email is enqueued, so without this a broker
+    redelivery (a worker killed between its commit and its ack, an ack lost with the
+    connection) or a host that publishes the same event twice would schedule the message
+    again and email it twice. Plain ids, no foreign keys: a ledger entry must never make a
+    batch fail because the host deleted the message meanwhile. Kept for
+    `EMAILED_RETENTION` (scheduling/emailed.py), then forgotten.
+    """
+
+    user_id = models.BigIntegerField()
+    message_id = models.BigIntegerField()
+    emailed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "message_id"], name="emailed_user_message")
+        ]
+        indexes = [models.Index(fields=["emailed_at"], name="emailed_at")]

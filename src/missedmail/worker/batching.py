@@ -34,6 +34,7 @@ from missedmail.health import metrics
 from missedmail.outbox.config import OutboxConfig
 from missedmail.outbox.enqueue import enqueue_drafts
 from missedmail.scheduling.claiming import claim_due_notifications
+from missedmail.scheduling.emailed import record_emailed
 from missedmail.scheduling.models import NotificationSkip, ScheduledNotification
 from missedmail.skips import SkipReason
 
@@ -178,6 +179,7 @@ def _store(
         )
     elif batch.emails:
         emails = enqueue_drafts(list(batch.emails), due_at=due_at, now=now, config=config.outbox)
+        record_emailed(user_id, (m for draft in batch.emails for m in draft.message_ids), now)
         result.email_ids.extend(email.id for email in emails)
         result.emails += len(emails)
         metrics.EMAILS_COMPOSED.inc(len(emails))

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
@@ -30,6 +30,7 @@ from missedmail.outbox.retry import RetryPolicy
 from missedmail.outbox.transports import SmtpTransport, Transport
 from missedmail.queue.consumer import ConsumerConfig, QueueConsumer
 from missedmail.scheduling import wakeups
+from missedmail.scheduling.emailed import forget_emailed
 from missedmail.scheduling.ingest import (
     MAX_PAYLOAD_CHARS,
     IngestResult,
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 # The database is away: a batch that fails so is retried whole, later.
 UNREACHABLE_ERRORS = (OperationalError, InterfaceError)
+# How often the heartbeat prunes the emailed ledger (scheduling/emailed.py); its retention
+# is days, so once an hour keeps it bounded at the cost of one query an hour.
+FORGET_EMAILED_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class WorkerService:
         self._threads: list[threading.Thread] = []
         self._connections = 0
         self.last_batch_at: datetime | None = None  # the last pass that claimed anything
+        self.emailed_forgotten_at = datetime.min.replace(tzinfo=UTC)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -152,6 +157,7 @@ class WorkerService:
         now = self.clock.now()
         heartbeats.register(self.name, "worker", now)
         heartbeats.forget_stopped(now)  # rows of processes that stopped long ago
+        self._forget_emailed(now)
         self.batcher.start()
         for sender in self.senders:
             sender.start()
@@ -293,6 +299,11 @@ class WorkerService:
             return now  # a full round: more may be ready
         return outbox_sender.next_wake_at()
 
+    def _forget_emailed(self, now: datetime) -> None:
+        self.emailed_forgotten_at = now
+        if forgotten := forget_emailed(now):
+            logger.info("action=emailed_ledger_pruned rows=%d", forgotten)
+
     def _heartbeat_step(self, now: datetime) -> datetime | None:
         composed, sent = metrics.process_totals()
         heartbeats.beat(
@@ -303,6 +314,8 @@ class WorkerService:
             emails_sent=sent,
             last_batch_at=self.last_batch_at,
         )
+        if now - self.emailed_forgotten_at >= FORGET_EMAILED_EVERY:
+            self._forget_emailed(now)
         # Work created by other processes (the web process, `missedmail enqueue`, a worker
         # that died) is found here even when no NOTIFY reached us.
         if (due := earliest_pending()) is not None:

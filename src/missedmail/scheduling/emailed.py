@@ -1,0 +1,46 @@
+"""The ledger of notifications already emailed (scheduling.models.EmailedNotification).
+
+Written by the batcher in the transaction that enqueues the emails, read by ingest in the
+transaction that schedules events: an event for a (user, message) that has already been
+emailed is a duplicate, not a second email ("nothing twice", contract §1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+
+from missedmail.scheduling.models import EmailedNotification
+
+# Long enough for any redelivery or repeat we can expect (a broker redelivers unacknowledged
+# events as soon as the consumer's connection is gone; a host that retries a publish does so
+# within minutes), short enough that the table stays small: one row per notification.
+EMAILED_RETENTION = timedelta(days=7)
+
+
+def record_emailed(user_id: int, message_ids: Iterable[int], now: datetime) -> None:
+    """Call inside the transaction that enqueues the emails for these messages."""
+    EmailedNotification.objects.bulk_create(
+        [
+            EmailedNotification(user_id=user_id, message_id=message_id, emailed_at=now)
+            for message_id in sorted(set(message_ids))
+        ],
+        ignore_conflicts=True,  # already there (an operator re-sent it): nothing to add
+    )
+
+
+def emailed_pairs(user_ids: Collection[int], message_ids: Collection[int]) -> set[tuple[int, int]]:
+    """The (user, message) pairs among these that have already been emailed."""
+    if not user_ids or not message_ids:
+        return set()
+    return set(
+        EmailedNotification.objects.filter(user_id__in=user_ids, message_id__in=message_ids)
+        .values_list("user_id", "message_id")
+        .iterator()
+    )
+
+
+def forget_emailed(now: datetime) -> int:
+    """Delete ledger rows older than the retention; returns how many."""
+    deleted, _ = EmailedNotification.objects.filter(emailed_at__lt=now - EMAILED_RETENTION).delete()
+    return deleted
