@@ -18,11 +18,11 @@ header is written exactly as built (`VerbatimHeader`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from base64 import b64encode
 from email import policy as email_policy
 from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
-from email.policy import Policy
+from email.message import EmailMessage
+from email.policy import EmailPolicy, Policy
 
 # RFC 5322 atext; a local part is a dot-atom of it (quoted local parts are not accepted).
 ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\-"
@@ -33,9 +33,13 @@ PHRASE_ATOMS = re.compile(rf"[{ATEXT} ]+")
 # RFC 2047: an encoded word is at most 75 characters; "=?utf-8?b?" + "?=" leave 63 for
 # base64, i.e. 45 bytes of UTF-8.
 ENCODED_WORD_MAX_BYTES = 45
-FOLD_AT = 78  # RFC 5322's "SHOULD"; the hard limit is 998
+FOLD_AT = 78  # RFC 5322's "SHOULD"
+MAX_LINE = 998  # RFC 5322's "MUST" (and SMTP's limit), CRLF not counted
 MAX_PLAIN_WORD = 75
 REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Cc, Zl, Zp
+SURROGATE = re.compile(r"[\ud800-\udfff]")  # Cs
+UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 class InvalidAddressError(ValueError):
@@ -45,16 +49,13 @@ class InvalidAddressError(ValueError):
 def one_line(value: str) -> str:
     """`value` with every control, line- or paragraph-separator character replaced by a space
     (a lone surrogate, which cannot be encoded, by U+FFFD)."""
-    return "".join(_safe_char(char) for char in value)
-
-
-def _safe_char(char: str) -> str:
-    category = unicodedata.category(char)
-    if category in ("Cc", "Zl", "Zp"):
-        return " "
-    if category == "Cs":
-        return REPLACEMENT
-    return char
+    # Regular expressions rather than a `unicodedata.category` call per character: this runs
+    # on every header of every email. The classes are the categories Cc (U+0000-001F,
+    # U+007F-009F), Zl (U+2028), Zp (U+2029) and Cs (U+D800-DFFF), which the old per-character
+    # check used; a test compares them with `unicodedata` over every code point.
+    if UNSAFE_CHARACTER.search(value) is None:
+        return value
+    return SURROGATE.sub(REPLACEMENT, LINE_BREAKING.sub(" ", value))
 
 
 def ascii_domain(domain: str) -> str:
@@ -138,12 +139,13 @@ def list_id(realm_name: str, realm_host: str) -> str:
 
 
 class VerbatimHeader(UnstructuredHeader, BaseHeader):
-    """A header written exactly as given (folded at spaces only).
+    """A header written exactly as given (folded at spaces only: `fold_verbatim`).
 
     The default unstructured header turns any word longer than a line into an RFC 2047
     encoded word, which breaks Message-ID style values (`In-Reply-To` with a long topic
     stops threading) and URLs. The values given here are ASCII we built ourselves; a non-ASCII
-    one falls back to the default folding rather than producing invalid bytes.
+    one, or one with a word too long for any line, falls back to the default folding rather
+    than producing invalid bytes.
     """
 
     max_count = 1
@@ -154,19 +156,34 @@ class VerbatimHeader(UnstructuredHeader, BaseHeader):
         kwds["decoded"] = value  # as given: do not decode encoded words we wrote on purpose
 
     def fold(self, *, policy: Policy) -> str:
-        value = str(self)
-        if not value.isascii():
-            return super().fold(policy=policy)
-        lines: list[str] = []
-        current = f"{self.name}:"
-        for number, word in enumerate(value.split(" ")):
-            # Never fold before an empty word: a whitespace-only line is obsolete syntax.
-            if number and word and len(current) + 1 + len(word) > FOLD_AT:
-                lines.append(current)
-                current = ""
-            current += f" {word}"
-        lines.append(current)
-        return policy.linesep.join(lines) + policy.linesep
+        folded = fold_verbatim(self.name, str(self), policy.linesep)
+        return super().fold(policy=policy) if folded is None else folded
+
+
+def fold_verbatim(name: str, value: str, linesep: str = "\r\n") -> str | None:
+    """`Name: value` + linesep, folded at spaces only; None when `value` is not ASCII or
+    would make a line longer than SMTP's 998 characters (a very long word or run of spaces),
+    which the caller then writes as the `email` package's default does (RFC 2047 encoded
+    words: they read back as the same text).
+
+    `value` must already be one line (`one_line`, `mailbox`, `header_text`, `list_id`).
+    """
+    if not value.isascii():
+        return None
+    if len(name) + 2 + len(value) <= FOLD_AT:  # the usual case: it fits on one line
+        return f"{name}: {value}{linesep}"
+    lines: list[str] = []
+    current = f"{name}:"
+    for number, word in enumerate(value.split(" ")):
+        # Never fold before an empty word: a whitespace-only line is obsolete syntax.
+        if number and word and len(current) + 1 + len(word) > FOLD_AT:
+            lines.append(current)
+            current = ""
+        current += f" {word}"
+    lines.append(current)
+    if max(len(line) for line in lines) > MAX_LINE:
+        return None
+    return linesep.join(lines) + linesep
 
 
 # Every header whose value we build: written exactly as built, nothing re-encoded.
@@ -183,7 +200,7 @@ VERBATIM_HEADERS = (
 )
 
 
-def outgoing_policy() -> Policy:
+def outgoing_policy() -> EmailPolicy[EmailMessage]:
     """SMTP line endings (CRLF), 7-bit clean bodies, and our verbatim headers."""
     registry = HeaderRegistry()
     for name in VERBATIM_HEADERS:
