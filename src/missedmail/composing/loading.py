@@ -1,16 +1,26 @@
-"""Every database read the composer makes, in bulk: a batch costs the same handful of
-queries whether it holds one message or a thousand (the composer's query-count test
-holds this). The rest of the package works on what these functions return.
+"""Every database read the composer makes, in bulk.
+
+Each function takes the keys of many requests at once and answers every key the same way
+whatever else it is asked with (a reader's flags do not depend on which other readers are
+loaded beside them). So one call can serve a whole batcher pass (`preload.py`: a pass costs
+the same dozen queries whether it composes one user or a thousand) or one user's batch
+(`data.DirectData`: a batch costs the same handful of queries whether it holds one message or
+a thousand), with the same results; the query-count tests hold both.
+
+Pairs and windows are joined as a literal table (`VALUES (...), (...)`) rather than OR-ed
+conditions: SQLite refuses an expression more than 1000 levels deep, and a pass's OR of one
+condition per user would be one level per user. Long lists are split so that no statement
+has more than `MAX_QUERY_PARAMETERS` parameters.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Collection, Sequence
-from functools import reduce
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from typing import TypeVar
 
 from django.db import connection
-from django.db.models import CharField, Exists, OuterRef, Q, Value
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Lower
 
 from missedmail.composing.context import ContextWindow
@@ -18,124 +28,212 @@ from missedmail.composing.filtering import DELETED_CONTENT
 from missedmail.composing.mentions import GroupInfo
 from missedmail.core.models import Message, Stream, UserGroup, UserMessage, UserProfile
 
+# Below SQLite's default limit since 3.32 (32,766) and PostgreSQL's 65,535, so a pass of
+# the default size (2,000 rows) is always a single statement per function.
+MAX_QUERY_PARAMETERS = 30_000
 
-def load_reader(user_id: int) -> UserProfile | None:
-    return UserProfile.objects.select_related("realm").filter(id=user_id).first()
+T = TypeVar("T")
+
+# What a query parameter may be here (the stubs' `_SQLType` is private).
+SqlValue = int | str | datetime | None
+ContextRequest = tuple[int, ContextWindow]  # (reader id, window)
+UserMessagePair = tuple[int, int]  # (user id, message id)
+
+
+def chunks(items: Sequence[T], parameters_each: int) -> Iterator[Sequence[T]]:
+    size = max(1, MAX_QUERY_PARAMETERS // parameters_each)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def values_table(rows: Sequence[Sequence[SqlValue]]) -> tuple[str, list[SqlValue]]:
+    """`(VALUES (%s, %s), ...)` and its parameters. Both PostgreSQL and SQLite name the
+    columns column1, column2, ..."""
+    width = len(rows[0])
+    row_sql = "(" + ", ".join(["%s"] * width) + ")"
+    params = [value for row in rows for value in row]
+    return "(VALUES " + ", ".join([row_sql] * len(rows)) + ")", params
+
+
+def load_readers(user_ids: Collection[int]) -> dict[int, UserProfile]:
+    """The users that exist among `user_ids`, with their realm."""
+    ids = sorted(set(user_ids))
+    found: dict[int, UserProfile] = {}
+    for part in chunks(ids, 1):
+        rows = UserProfile.objects.select_related("realm").filter(id__in=part)
+        found.update((user.id, user) for user in rows)
+    return found
 
 
 def load_messages(message_ids: Collection[int]) -> dict[int, Message]:
     """The messages that still exist, with what bucketing needs (stream, conversation)."""
-    if not message_ids:
-        return {}
-    rows = Message.objects.select_related("stream", "conversation").filter(id__in=message_ids)
-    return {message.id: message for message in rows}
+    ids = sorted(set(message_ids))
+    found: dict[int, Message] = {}
+    for part in chunks(ids, 1):
+        rows = Message.objects.select_related("stream", "conversation").filter(id__in=part)
+        found.update((message.id, message) for message in rows)
+    return found
 
 
-def load_flags(user_id: int, message_ids: Collection[int]) -> dict[int, int]:
-    """The reader's flags by message id; a missing key means they did not receive it."""
-    if not message_ids:
-        return {}
-    rows = UserMessage.objects.filter(user_id=user_id, message_id__in=message_ids)
-    return dict(rows.values_list("message_id", "flags"))
+def load_flags(pairs: Collection[UserMessagePair]) -> dict[UserMessagePair, int]:
+    """Flags of the (user, message) pairs that have a UserMessage row; a missing pair means
+    the user did not receive the message."""
+    table = UserMessage._meta.db_table
+    found: dict[UserMessagePair, int] = {}
+    for part in chunks(sorted(set(pairs)), 2):
+        wanted, params = values_table(part)
+        # Only the table name (from the model) and placeholders are formatted in.
+        sql = f"""
+            SELECT um.user_id, um.message_id, um.flags
+            FROM {table} AS um
+            JOIN {wanted} AS wanted
+              ON um.user_id = wanted.column1 AND um.message_id = wanted.column2
+        """  # noqa: S608 -- the table name comes from our model; every value is a parameter
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for user_id, message_id, flags in cursor.fetchall():
+                found[(int(user_id), int(message_id))] = int(flags)
+    return found
 
 
-def load_context_candidates(user_id: int, windows: Sequence[ContextWindow]) -> list[Message]:
-    """Messages in any of the windows that the reader received, content not deleted; only
-    the columns the context rule reads.
+def load_context_candidates(
+    requests: Collection[ContextRequest],
+) -> dict[ContextRequest, list[Message]]:
+    """For each (reader, window): the messages in the window that the reader received,
+    content not deleted; only the columns the context rule reads.
 
     Topics are not compared in SQL: SQLite's LOWER() folds ASCII only, while buckets use
     Python's str.lower(), so an SQL comparison would miss "Ärger" vs "ärger" on SQLite. The
     windows are 15 minutes of one stream each, so the over-fetch is small."""
-    if not windows:
-        return []
-    in_a_window = reduce(
-        operator.or_,
-        (
-            Q(
-                stream_id=window.stream_id,
-                id__lt=window.before_id,
-                date_sent__gt=window.after,
-                date_sent__lte=window.until,
-            )
-            for window in windows
-        ),
-    )
-    received = UserMessage.objects.filter(user_id=user_id, message_id=OuterRef("pk"))
-    rows = (
-        Message.objects.filter(in_a_window)
-        .filter(Exists(received))
-        .exclude(content=DELETED_CONTENT)
-        .only("id", "stream_id", "topic", "date_sent")
-    )
-    return list(rows)
+    ordered = list(dict.fromkeys(requests))
+    found: dict[ContextRequest, list[Message]] = {request: [] for request in ordered}
+    message_table = Message._meta.db_table
+    received_table = UserMessage._meta.db_table
+    offset = 0
+    for part in chunks(ordered, 6):
+        windows, params = values_table(
+            [
+                (
+                    offset + n,
+                    user_id,
+                    window.stream_id,
+                    window.before_id,
+                    _datetime_parameter(window.after),
+                    _datetime_parameter(window.until),
+                )
+                for n, (user_id, window) in enumerate(part)
+            ]
+        )
+        # Only table names (from the models) and placeholders are formatted in.
+        sql = f"""
+            SELECT m.id, m.stream_id, m.topic, m.date_sent, w.column1 AS request_index
+            FROM {windows} AS w
+            JOIN {message_table} AS m
+              ON m.stream_id = w.column3 AND m.id < w.column4
+             AND m.date_sent > w.column5 AND m.date_sent <= w.column6
+            JOIN {received_table} AS um ON um.user_id = w.column2 AND um.message_id = m.id
+            WHERE m.content <> %s
+        """  # noqa: S608 -- table names come from our models; every value is a parameter
+        for message in Message.objects.raw(sql, [*params, DELETED_CONTENT]):
+            # The extra column of a raw query becomes an attribute of the instance.
+            found[ordered[int(getattr(message, "request_index"))]].append(message)  # noqa: B009
+        offset += len(part)
+    return found
+
+
+def _datetime_parameter(value: datetime) -> SqlValue:
+    """As the ORM would pass it: SQLite stores datetimes as text in one format (PostgreSQL
+    takes the datetime itself, whatever the stubs say)."""
+    adapted: SqlValue = connection.ops.adapt_datetimefield_value(value)
+    return adapted
 
 
 def load_people(user_ids: Collection[int]) -> dict[int, UserProfile]:
     """Senders and DM participants, for their names."""
-    if not user_ids:
-        return {}
-    rows = UserProfile.objects.filter(id__in=user_ids).only("id", "full_name")
-    return {user.id: user for user in rows}
+    ids = sorted(set(user_ids))
+    found: dict[int, UserProfile] = {}
+    for part in chunks(ids, 1):
+        rows = UserProfile.objects.filter(id__in=part).only("id", "full_name")
+        found.update((user.id, user) for user in rows)
+    return found
 
 
-def load_groups(realm_id: int, group_ids: Collection[int]) -> dict[int, GroupInfo]:
-    """Names and recursive member counts of the realm's groups among `group_ids`, in one
-    recursive query. UNION (not UNION ALL) drops rows already reached, so a cycle of
-    subgroups ends the recursion instead of looping."""
-    if not group_ids:
-        return {}
+def load_groups(group_ids: Collection[int]) -> dict[int, tuple[int, GroupInfo]]:
+    """Realm, name and recursive member count of each existing group among `group_ids`, in
+    one recursive query. UNION (not UNION ALL) drops rows already reached, so a cycle of
+    subgroups ends the recursion instead of looping. The caller keeps the reader's realm's
+    groups only."""
     group_table = UserGroup._meta.db_table
     subgroups = UserGroup.subgroups.through._meta.db_table
     members = UserGroup.members.through._meta.db_table
-    placeholders = ", ".join(["%s"] * len(group_ids))
-    # Only table names (from the models) and placeholders are formatted into the SQL; the
-    # ids and the realm are parameters.
-    sql = f"""
-        WITH RECURSIVE reachable(root_id, group_id) AS (
-            SELECT id, id FROM {group_table} WHERE realm_id = %s AND id IN ({placeholders})
-            UNION
-            SELECT reachable.root_id, edge.to_usergroup_id
-            FROM reachable JOIN {subgroups} AS edge ON edge.from_usergroup_id = reachable.group_id
+    found: dict[int, tuple[int, GroupInfo]] = {}
+    for part in chunks(sorted(set(group_ids)), 1):
+        placeholders = ", ".join(["%s"] * len(part))
+        # Only table names (from the models) and placeholders are formatted into the SQL.
+        sql = f"""
+            WITH RECURSIVE reachable(root_id, group_id) AS (
+                SELECT id, id FROM {group_table} WHERE id IN ({placeholders})
+                UNION
+                SELECT reachable.root_id, edge.to_usergroup_id
+                FROM reachable
+                JOIN {subgroups} AS edge ON edge.from_usergroup_id = reachable.group_id
+            )
+            SELECT root.id, root.realm_id, root.name, COUNT(DISTINCT member.userprofile_id)
+            FROM reachable
+            JOIN {group_table} AS root ON root.id = reachable.root_id
+            LEFT JOIN {members} AS member ON member.usergroup_id = reachable.group_id
+            GROUP BY root.id, root.realm_id, root.name
+        """  # noqa: S608 -- table names come from our models; every value is a parameter
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(part))
+            rows = cursor.fetchall()
+        for group_id, realm_id, name, count in rows:
+            found[int(group_id)] = (int(realm_id), GroupInfo(int(group_id), str(name), int(count)))
+    return found
+
+
+def load_stream_ids(realm_ids: Collection[int]) -> dict[int, dict[str, int]]:
+    """Per realm: lower-cased stream name → id, for the names messages link to
+    (`#**stream**`).
+
+    Names are lowered in Python, for the same reason as the topics above; when two streams
+    differ only in case, the older (lower id) one wins."""
+    found: dict[int, dict[str, int]] = {realm_id: {} for realm_id in realm_ids}
+    for part in chunks(sorted(found), 1):
+        rows = (
+            Stream.objects.filter(realm_id__in=part)
+            .order_by("id")
+            .values_list("realm_id", "id", "name")
         )
-        SELECT root.id, root.name, COUNT(DISTINCT member.userprofile_id)
-        FROM reachable
-        JOIN {group_table} AS root ON root.id = reachable.root_id
-        LEFT JOIN {members} AS member ON member.usergroup_id = reachable.group_id
-        GROUP BY root.id, root.name
-    """  # noqa: S608 -- table names come from our models; every value is a parameter
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [realm_id, *group_ids])
-        rows = cursor.fetchall()
-    return {
-        int(group_id): GroupInfo(int(group_id), str(name), int(count))
-        for group_id, name, count in rows
-    }
+        for realm_id, stream_id, name in rows:
+            found[realm_id].setdefault(name.lower(), stream_id)
+    return found
 
 
-def load_stream_ids(realm_id: int, lowered_names: Collection[str]) -> dict[str, int]:
-    """Lower-cased stream name → id for the names messages link to (`#**stream**`).
-
-    The realm's streams are matched in Python, for the same reason as the topics above;
-    when two streams differ only in case, the older (lower id) one wins."""
-    if not lowered_names:
-        return {}
-    wanted = set(lowered_names)
-    ids: dict[str, int] = {}
-    for stream_id, name in (
-        Stream.objects.filter(realm_id=realm_id).order_by("id").values_list("id", "name")
-    ):
-        if name.lower() in wanted:
-            ids.setdefault(name.lower(), stream_id)
-    return ids
-
-
-def address_is_shared(user: UserProfile) -> bool:
-    """Whether the user's email address (case-insensitively) belongs to more than one
-    active, non-bot user in non-deactivated realms: the "automatic" realm-name policy
-    (behaviour §4.8) then names the realm in the subject."""
+def load_shared_addresses(user_ids: Collection[int]) -> dict[int, bool]:
+    """For each existing user: whether their email address (case-insensitively) belongs to
+    more than one active, non-bot user in non-deactivated realms. The "automatic"
+    realm-name policy (behaviour §4.8) then names the realm in the subject."""
     same_address = (
         UserProfile.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower=Lower(Value(user.email, output_field=CharField())))
-        .filter(is_active=True, is_bot=False, realm__deactivated=False)
+        .filter(
+            email_lower=OuterRef("email_lower"),
+            is_active=True,
+            is_bot=False,
+            realm__deactivated=False,
+        )
+        .order_by()
+        .values("email_lower")
+        .annotate(accounts=Count("id"))
+        .values("accounts")
     )
-    return same_address[:2].count() > 1
+    found: dict[int, bool] = {}
+    for part in chunks(sorted(set(user_ids)), 1):
+        rows = (
+            UserProfile.objects.filter(id__in=part)
+            .annotate(email_lower=Lower("email"))
+            .annotate(accounts=Subquery(same_address))
+            .values_list("id", "accounts")
+        )
+        found.update((user_id, (accounts or 0) > 1) for user_id, accounts in rows)
+    return found

@@ -32,16 +32,26 @@ def new_reply_token() -> str:
 
 
 def enqueue_drafts(
-    drafts: Sequence[EmailDraft], *, due_at: datetime, now: datetime, config: OutboxConfig
+    drafts: Sequence[EmailDraft],
+    *,
+    due_at: datetime | Sequence[datetime],
+    now: datetime,
+    config: OutboxConfig,
 ) -> list[OutboundEmail]:
     """One queued outbox row per draft, in the drafts' order, MIME frozen; ids set.
+
+    `due_at` is when the batch fell due: one time for every draft, or one per draft (a
+    batcher pass enqueues many users' batches, each with its own due time, in one insert).
 
     A draft whose recipient address cannot be written (the host sent us garbage) becomes a
     `failed` row with the reason, so it is accounted for and never blocks the batch.
     """
+    due_times = [due_at] * len(drafts) if isinstance(due_at, datetime) else list(due_at)
+    if len(due_times) != len(drafts):
+        raise ValueError(f"{len(due_times)} due times for {len(drafts)} drafts")
     reply_addresses: list[ReplyAddress] = []
     emails: list[OutboundEmail] = []
-    for draft in drafts:
+    for draft, draft_due_at in zip(drafts, due_times, strict=True):
         reply_to = config.noreply_email
         if draft.reply_to_message_id is not None and config.gateway_pattern:
             token = new_reply_token()
@@ -55,7 +65,7 @@ def enqueue_drafts(
             )
             reply_to = config.reply_address(token)
         emails.append(
-            _outbound_email(draft, reply_to=reply_to, due_at=due_at, now=now, config=config)
+            _outbound_email(draft, reply_to=reply_to, due_at=draft_due_at, now=now, config=config)
         )
     ReplyAddress.objects.bulk_create(reply_addresses)
     created = OutboundEmail.objects.bulk_create(emails)

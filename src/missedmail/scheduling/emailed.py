@@ -18,12 +18,13 @@ from missedmail.scheduling.models import EmailedNotification
 EMAILED_RETENTION = timedelta(days=7)
 
 
-def record_emailed(user_id: int, message_ids: Iterable[int], now: datetime) -> None:
-    """Call inside the transaction that enqueues the emails for these messages."""
+def record_emailed(pairs: Iterable[tuple[int, int]], now: datetime) -> None:
+    """Record (user id, message id) pairs as emailed, in one insert; call inside the
+    transaction that enqueues their emails."""
     EmailedNotification.objects.bulk_create(
         [
             EmailedNotification(user_id=user_id, message_id=message_id, emailed_at=now)
-            for message_id in sorted(set(message_ids))
+            for user_id, message_id in sorted(set(pairs))
         ],
         ignore_conflicts=True,  # already there (an operator re-sent it): nothing to add
     )

@@ -12,7 +12,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from missedmail.composing.batch import NotificationEntry
 from missedmail.core.models import UserGroup
-from tests.db.composing.batches import compose, entry
+from tests.db.composing.batches import compose_directly, entry
 from tests.factories import Org, direct_message, make_group, make_user, stream_message
 
 pytestmark = pytest.mark.django_db
@@ -68,11 +68,11 @@ def test_a_large_batch_costs_no_more_queries_than_a_small_one(
 ) -> None:
     small = busy_batch(org, 2)
     with CaptureQueriesContext(connection) as small_run:
-        small_batch = compose(org.hamlet, *small)
+        small_batch = compose_directly(org.hamlet, *small)
     large = small + busy_batch(org, 20, first=2)
 
     with django_assert_max_num_queries(MAX_QUERIES) as large_run:
-        large_batch = compose(org.hamlet, *large)
+        large_batch = compose_directly(org.hamlet, *large)
 
     assert len(large_run.captured_queries) == len(small_run.captured_queries)
     assert (len(small_batch.emails), len(large_batch.emails)) == (6, 66)

@@ -129,3 +129,16 @@ def test_an_internationalised_domain_is_stored_in_its_ascii_form_for_the_envelop
     )
 
     assert email.to_address == "hamlet@xn--bcher-kva.example"
+
+
+def test_each_draft_can_carry_its_own_due_time(org: Org, clock: ManualClock) -> None:
+    """A batcher pass enqueues many users' batches in one insert, each due at its own time."""
+    now = clock.now()
+    early, late = now - timedelta(seconds=9), now - timedelta(seconds=1)
+    drafts = [make_draft(), make_draft(user_id=11, to_email="othello@example.com")]
+
+    emails = enqueue_drafts(drafts, due_at=[early, late], now=now, config=outbox_config())
+
+    assert [OutboundEmail.objects.get(id=e.id).due_at for e in emails] == [early, late]
+    with pytest.raises(ValueError, match="1 due times for 2 drafts"):
+        enqueue_drafts(drafts, due_at=[early], now=now, config=outbox_config())

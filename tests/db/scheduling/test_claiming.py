@@ -86,14 +86,16 @@ def test_a_pass_over_its_time_budget_leaves_the_users_it_did_not_reach_due(
     pending(org, {10: [now], 11: [now], 12: [now]})
     composed: list[int] = []
 
-    def compose(user_id: int, entries: object, options: CompositionOptions) -> ComposedBatch:
+    def compose(
+        user_id: int, entries: object, options: CompositionOptions, data: object
+    ) -> ComposedBatch:
         composed.append(user_id)
         return ComposedBatch(emails=(), skips=())
 
     config = BatcherConfig(
         composition=CompositionOptions(reply_by_email=False),
         outbox=OUTBOX,
-        compose=compose,  # type: ignore[arg-type]
+        compose=compose,
         pass_budget_seconds=0.0,  # spent as soon as the first user is done
     )
     result = send_due_batches(now, config)

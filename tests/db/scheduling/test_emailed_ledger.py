@@ -153,9 +153,10 @@ def test_the_ledger_forgets_after_its_retention(org: Org, clock: ManualClock) ->
     old = direct_message(org.othello, [org.hamlet], "old")
     recent = direct_message(org.othello, [org.hamlet], "recent")
     start = clock.now()
-    record_emailed(org.hamlet.id, [old.id], start)
-    record_emailed(org.hamlet.id, [recent.id], start + timedelta(days=1))
-    record_emailed(org.hamlet.id, [recent.id, recent.id], start + timedelta(days=2))  # no-op
+    record_emailed([(org.hamlet.id, old.id)], start)
+    record_emailed([(org.hamlet.id, recent.id)], start + timedelta(days=1))
+    pair = (org.hamlet.id, recent.id)
+    record_emailed([pair, pair], start + timedelta(days=2))  # already there: no-op
 
     assert forget_emailed(start + EMAILED_RETENTION) == 0  # exactly the retention: kept
     assert forget_emailed(start + EMAILED_RETENTION + timedelta(seconds=1)) == 1

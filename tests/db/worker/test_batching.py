@@ -9,6 +9,7 @@ import pytest
 
 from missedmail.clock import ManualClock
 from missedmail.composing.batch import (
+    BatchData,
     ComposedBatch,
     CompositionOptions,
     NotificationEntry,
@@ -126,11 +127,11 @@ def test_staging_records_each_batch_as_skipped_and_enqueues_nothing(
 
 def failing_for(user_id: int) -> Composer:
     def compose(
-        uid: int, entries: Sequence[NotificationEntry], options: CompositionOptions
+        uid: int, entries: Sequence[NotificationEntry], options: CompositionOptions, data: BatchData
     ) -> ComposedBatch:
         if uid == user_id:
             raise RuntimeError("composition exploded")
-        return compose_user_batch(uid, entries, options)
+        return compose_user_batch(uid, entries, options, data)
 
     return compose
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from missedmail.composing.names import join_names
 from missedmail.composing.subject import (
+    LINE_BREAKING_CATEGORIES,
     email_subject,
     group_direct_title,
     single_line,
@@ -71,3 +72,12 @@ def test_single_line_leaves_no_control_or_line_separator_characters(text: str) -
 def test_single_line_keeps_ordinary_unicode_and_emoji_joiners() -> None:
     text = "Ærø 👩‍💻 naïve"
     assert single_line(text) == text
+
+
+def test_single_line_replaces_exactly_the_line_breaking_categories() -> None:
+    """Over every code point: the regex is the per-character category test it replaced."""
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    expected = "".join(
+        " " if unicodedata.category(char) in LINE_BREAKING_CATEGORIES else char for char in every
+    )
+    assert single_line(every) == expected

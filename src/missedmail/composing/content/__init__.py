@@ -9,12 +9,19 @@ docs/content-rendering.md describes the whole mapping.
 
 from __future__ import annotations
 
-import functools
 import html
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
 from django.utils import translation
 
-from missedmail.composing.content.context import RenderContext
+from missedmail.composing.content.context import (
+    READS_LANGUAGE,
+    READS_TIME,
+    RenderContext,
+    recording_reader_reads,
+)
 from missedmail.composing.content.dialect import referenced_stream_names as _stream_names
 from missedmail.composing.content.emailsafe import email_safe_html
 from missedmail.composing.content.markdown import render_markdown
@@ -41,13 +48,13 @@ def message_html(content: str, rendered_content: str | None, ctx: RenderContext)
     """A sanitised, email-safe HTML fragment for one message (block-level elements)."""
     content = well_formed(content)
     rendered = None if rendered_content is None else well_formed(rendered_content)
-    return _cached_html(content, rendered, *_reader_key(content, ctx))
+    return _HTML.rendering(("html", content, rendered), ctx, lambda c: _html(content, rendered, c))
 
 
 def message_text(content: str, ctx: RenderContext) -> str:
     """The plain-text rendering of one message's Markdown, without any `> ` quoting."""
     content = well_formed(content)
-    return _cached_text(content, *_reader_key(content, ctx))
+    return _TEXT.rendering(("text", content, None), ctx, lambda c: plain_text(content, c))
 
 
 def prepend_sender_html(fragment: str, sender_name: str) -> str:
@@ -62,60 +69,91 @@ def prepend_sender_html(fragment: str, sender_name: str) -> str:
     return f"<p>{bold}</p>{fragment}"
 
 
-# A message mentioned to a whole stream is rendered once per reader, and readers differ
-# only in timezone, clock preference and language. The rendering depends on nothing but the
-# content and these keys (the stream ids reduced to those the content links to), so it is
-# computed once per distinct key. A consequence: a bad `<time>` value is logged once per
-# distinct rendering rather than once per reader.
+# A message mentioned to a whole stream is rendered once per reader, yet most renderings
+# depend on nothing of the reader but the realm and the ids of the streams the content
+# links to: only a `<time>` reads the timezone, clock and language, and only a spoiler the
+# language (each says so, see `content.context.reads_reader`). So a rendering is cached
+# under the content, the realm and those stream ids, plus whatever of the reader it read;
+# what it read is remembered per content, so the next reader's key is known before
+# rendering. A consequence: a bad `<time>` value is logged once per distinct rendering
+# rather than once per reader.
 _CACHED_RENDERINGS = 1024
+_Content = tuple[str, str, str | None]  # (part, content, host's rendered_content)
 _StreamIds = tuple[tuple[str, int | None], ...]
-_ReaderKey = tuple[str, str, bool, _StreamIds, str]
+_ContentKey = tuple[_Content, str, _StreamIds]  # + realm URL, linked streams' ids
+_ReaderPart = tuple[str | None, bool | None, str | None]  # timezone, 24-hour, language
 
 
-def _reader_key(content: str, ctx: RenderContext) -> _ReaderKey:
-    streams = tuple((name, ctx.stream_ids.get(name)) for name in sorted(_stream_names(content)))
+def _content_key(content: _Content, ctx: RenderContext) -> _ContentKey:
+    streams = tuple((name, ctx.stream_ids.get(name)) for name in sorted(_stream_names(content[1])))
     # Links are built as realm_url + "/…": a trailing slash would double it.
-    realm_url = ctx.realm_url.rstrip("/")
-    return realm_url, ctx.timezone, ctx.twenty_four_hour_time, streams, ctx.language
+    return content, ctx.realm_url.rstrip("/"), streams
 
 
-def _context(
-    realm_url: str, timezone: str, twenty_four_hour_time: bool, streams: _StreamIds, language: str
-) -> RenderContext:
-    stream_ids = {name: stream_id for name, stream_id in streams if stream_id is not None}
-    return RenderContext(realm_url, timezone, twenty_four_hour_time, stream_ids, language)
+def _reader_part(reads: frozenset[str], ctx: RenderContext) -> _ReaderPart:
+    time = READS_TIME in reads
+    return (
+        ctx.timezone if time else None,
+        ctx.twenty_four_hour_time if time else None,
+        ctx.language if time or READS_LANGUAGE in reads else None,
+    )
 
 
-# The renderers translate through Django's active language; it is set here from the key,
-# so that a cached rendering is always the one of its own language.
-@functools.lru_cache(maxsize=_CACHED_RENDERINGS)
-def _cached_html(
-    content: str,
-    rendered_content: str | None,
-    realm_url: str,
-    timezone: str,
-    twenty_four_hour_time: bool,
-    streams: _StreamIds,
-    language: str,
-) -> str:
-    ctx = _context(realm_url, timezone, twenty_four_hour_time, streams, language)
-    with translation.override(language):
-        if rendered_content is None:
-            unsafe = render_markdown(content, ctx)
-        else:
-            unsafe = email_safe_html(rendered_content, ctx)
+class _Renderings:
+    """Least recently used renderings, keyed by what they depend on; thread-safe (the
+    worker's threads share it)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._reads: OrderedDict[_ContentKey, frozenset[str]] = OrderedDict()
+        self._done: OrderedDict[tuple[_ContentKey, _ReaderPart], str] = OrderedDict()
+
+    def rendering(
+        self, content: _Content, ctx: RenderContext, render: Callable[[RenderContext], str]
+    ) -> str:
+        key = _content_key(content, ctx)
+        with self._lock:
+            reads = self._reads.get(key)
+            if reads is not None:
+                done = self._done.get((key, _reader_part(reads, ctx)))
+                if done is not None:
+                    self._done.move_to_end((key, _reader_part(reads, ctx)))
+                    return done
+        # Rendered with nothing of the reader but what the key holds: the realm URL without
+        # its trailing slash, and the linked streams only.
+        realm_url, streams = key[1], key[2]
+        stream_ids = {name: stream_id for name, stream_id in streams if stream_id is not None}
+        keyed = RenderContext(
+            realm_url, ctx.timezone, ctx.twenty_four_hour_time, stream_ids, ctx.language
+        )
+        # The renderers translate through Django's active language: the reader's, here.
+        with recording_reader_reads() as recorded, translation.override(ctx.language):
+            done = render(keyed)
+        reads = frozenset(recorded)
+        with self._lock:
+            self._reads[key] = reads
+            self._reads.move_to_end(key)
+            self._done[(key, _reader_part(reads, ctx))] = done
+            while len(self._done) > self._size:
+                self._done.popitem(last=False)
+            while len(self._reads) > self._size:
+                self._reads.popitem(last=False)
+        return done
+
+    def clear(self) -> None:
+        with self._lock:
+            self._reads.clear()
+            self._done.clear()
+
+
+_HTML = _Renderings(_CACHED_RENDERINGS)
+_TEXT = _Renderings(_CACHED_RENDERINGS)
+
+
+def _html(content: str, rendered_content: str | None, ctx: RenderContext) -> str:
+    if rendered_content is None:
+        unsafe = render_markdown(content, ctx)
+    else:
+        unsafe = email_safe_html(rendered_content, ctx)
     return sanitize_html(unsafe, ctx.realm_url)
-
-
-@functools.lru_cache(maxsize=_CACHED_RENDERINGS)
-def _cached_text(
-    content: str,
-    realm_url: str,
-    timezone: str,
-    twenty_four_hour_time: bool,
-    streams: _StreamIds,
-    language: str,
-) -> str:
-    ctx = _context(realm_url, timezone, twenty_four_hour_time, streams, language)
-    with translation.override(language):
-        return plain_text(content, ctx)

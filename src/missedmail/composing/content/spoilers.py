@@ -7,9 +7,12 @@ import html
 
 from django.utils.translation import gettext
 
+from missedmail.composing.content.context import READS_LANGUAGE, reads_reader
+
 
 def spoiler_note() -> str:
     """The note that replaces a spoiler's body, in the active language."""
+    reads_reader(READS_LANGUAGE)
     return gettext("(Open the conversation to see the spoiler content)")
 
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.utils.dateformat import DateFormat
 from django.utils.translation import gettext, pgettext
 
+from missedmail.composing.content.context import READS_TIME, reads_reader
+
 
 def parse_time_value(value: str) -> datetime | None:
     """An ISO 8601 date-time (without an offset: UTC) or seconds since the epoch, as the
@@ -85,6 +87,7 @@ def format_time(when: datetime, timezone: str, twenty_four_hour_time: bool) -> s
     """ "Tue, Sep 30, 2025, 4:30 PM UTC" (24-hour: "Tue, Sep 30, 2025, 16:30 UTC") in the
     active language; None when the instant cannot be shown in that zone (the first and
     last days of year 1 and 9999)."""
+    reads_reader(READS_TIME)
     try:
         local = when.astimezone(reader_zone(timezone))
     except (OverflowError, ValueError):
