@@ -15,7 +15,12 @@ import enum
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import ExpressionWrapper, Field, QuerySet, Subquery
 
 from missedmail.health.models import WorkerHeartbeat
 
@@ -59,11 +64,19 @@ def beat(
     emails_composed: int | None = None,
     emails_sent: int | None = None,
     last_batch_at: datetime | None = None,
-) -> None:
+    reading: Sequence[QuerySet[Any, Any]] = (),
+) -> list[Any]:
     """Record that the worker is alive; counters left as None keep their stored value.
 
-    One UPDATE in the common case. A row that has gone (pruned by `forget_stopped`, or
-    the database was restored) is registered again.
+    `reading` are one-value queries (one column, at most one row: the earliest due time of
+    some work, say) answered along with the beat; their values come back in order, None
+    for a query that finds no row. On PostgreSQL the whole beat is one statement, so one
+    round trip and one transaction every few seconds for as long as the process lives.
+    (There a query of the heartbeat table itself does not see this beat's changes: a
+    statement's subqueries read the database as it was when the statement began.)
+
+    A row that has gone (pruned by `forget_stopped`, or the database was restored) is
+    registered again.
     """
     changes: dict[str, object] = {"last_seen": now}
     if emails_composed is not None:
@@ -72,10 +85,74 @@ def beat(
         changes["emails_sent"] = emails_sent
     if last_batch_at is not None:
         changes["last_batch_at"] = last_batch_at
-    if WorkerHeartbeat.objects.filter(name=name).update(**changes):
-        return
-    register(name, kind, now)
-    WorkerHeartbeat.objects.filter(name=name).update(**changes)
+    values = _beat(name, changes, reading)
+    if values is None:
+        register(name, kind, now)
+        values = _beat(name, changes, reading)
+    # Only a row deleted again between the two statements could leave nothing to read.
+    return values if values is not None else [None] * len(reading)
+
+
+def _beat(
+    name: str, changes: dict[str, object], reading: Sequence[QuerySet[Any, Any]]
+) -> list[Any] | None:
+    """Update the row and answer `reading`; None when the row does not exist."""
+    if connection.vendor != "postgresql":
+        # SQLite runs in this process, where two statements cost no more than one (and
+        # UPDATE ... RETURNING needs SQLite 3.35 or later).
+        if not WorkerHeartbeat.objects.filter(name=name).update(**changes):
+            return None
+        if not reading:
+            return []
+        row = (
+            WorkerHeartbeat.objects.filter(name=name)
+            .values_list(*(Subquery(query) for query in reading))
+            .first()
+        )
+        return None if row is None else list(row)
+    fields = [_concrete_field(column) for column in changes]
+    assignments = ", ".join(f'"{field.column}" = %s' for field in fields)
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, changes.values(), strict=True)
+    ]
+    params.append(name)
+    compiled = [query.query.sql_with_params() for query in reading]
+    for _, query_params in compiled:
+        params += query_params
+    returning = ", ".join(f"({sql})" for sql, _ in compiled) or "1"
+    with connection.cursor() as cursor:
+        # Names come from our model and the queries' own SQL; every value is a parameter.
+        cursor.execute(
+            f'UPDATE "{WorkerHeartbeat._meta.db_table}" SET {assignments} '  # noqa: S608
+            f'WHERE "name" = %s RETURNING {returning}',
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return [_converted(value, query) for value, query in zip(row, reading, strict=False)]
+
+
+def _concrete_field(name: str) -> Field[Any, Any]:
+    field = WorkerHeartbeat._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{name} is not a column of the heartbeat table")
+    return field
+
+
+def _converted(value: Any, query: QuerySet[Any, Any]) -> Any:
+    """A raw column value as the ORM would have returned it (the converters of the
+    query's one column, e.g. a datetime made aware)."""
+    subquery = Subquery(query)
+    expression = ExpressionWrapper(subquery, output_field=subquery.output_field)
+    converters = [
+        *connection.ops.get_db_converters(expression),
+        *expression.get_db_converters(connection),
+    ]
+    for converter in converters:
+        value = converter(value, expression, connection)
+    return value
 
 
 def mark_stopped(name: str, now: datetime) -> None:

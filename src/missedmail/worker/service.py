@@ -38,8 +38,8 @@ from missedmail.scheduling.ingest import (
     raw_event_from_body,
     schedule_events,
 )
-from missedmail.scheduling.models import EventSource
-from missedmail.worker.batching import BatcherConfig, earliest_pending, send_due_batches
+from missedmail.scheduling.models import EventSource, ScheduledNotification
+from missedmail.worker.batching import BatcherConfig, send_due_batches
 from missedmail.worker.listener import DueListener
 from missedmail.worker.loop import WakeableLoop
 
@@ -306,21 +306,27 @@ class WorkerService:
 
     def _heartbeat_step(self, now: datetime) -> datetime | None:
         composed, sent = metrics.process_totals()
-        heartbeats.beat(
+        # Work created by other processes (the web process, `missedmail enqueue`, a worker
+        # that died) is found here even when no NOTIFY reached us: the earliest pending
+        # notification and the outbox's wake-up times are read with the beat, in the same
+        # statement on PostgreSQL: an idle worker's queries are its beats.
+        pending = ScheduledNotification.objects.order_by("scheduled_timestamp").values_list(
+            "scheduled_timestamp", flat=True
+        )[:1]
+        due, *outbox_times = heartbeats.beat(
             self.name,
             "worker",
             now,
             emails_composed=composed,
             emails_sent=sent,
             last_batch_at=self.last_batch_at,
+            reading=(pending, *outbox_sender.wake_time_queries()),
         )
         if now - self.emailed_forgotten_at >= FORGET_EMAILED_EVERY:
             self._forget_emailed(now)
-        # Work created by other processes (the web process, `missedmail enqueue`, a worker
-        # that died) is found here even when no NOTIFY reached us.
-        if (due := earliest_pending()) is not None:
+        if due is not None:
             self.batcher.wake(due)
-        if (ready := outbox_sender.next_wake_at()) is not None:
+        if (ready := outbox_sender.earliest(*outbox_times)) is not None:
             for sender in self.senders:
                 sender.wake(ready)
         return None
