@@ -67,7 +67,7 @@ class EventError(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MissedMessageEvent:
     user_profile_id: int
     message_id: int
@@ -101,16 +101,19 @@ def _required_id(obj: dict[str, Any], name: str) -> int:
     return value
 
 
+# Every accepted spelling, current and legacy: one dict lookup per event instead of an
+# Enum call (which showed in profiles of queue ingest).
+_TRIGGERS_BY_NAME: dict[str, Trigger] = {t.value: t for t in Trigger} | LEGACY_TRIGGER_NAMES
+
+
 def parse_trigger(value: object) -> Trigger:
     if not isinstance(value, str):
         raise EventError(f"trigger: expected a string, got {type(value).__name__}", "trigger")
-    if value in LEGACY_TRIGGER_NAMES:
-        return LEGACY_TRIGGER_NAMES[value]
-    try:
-        return Trigger(value)
-    except ValueError:
+    trigger = _TRIGGERS_BY_NAME.get(value)
+    if trigger is None:
         shown = value if len(value) <= 64 else value[:64] + "…"
-        raise EventError(f"trigger: unknown trigger {shown!r}", "trigger") from None
+        raise EventError(f"trigger: unknown trigger {shown!r}", "trigger")
+    return trigger
 
 
 def event_from_object(obj: object) -> MissedMessageEvent:

@@ -9,6 +9,7 @@ Infinity (not JSON) and for nesting deeper than any request needs.
 from __future__ import annotations
 
 import json
+from itertools import chain
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -103,16 +104,25 @@ def _too_deep() -> ApiError:
 
 
 def _depth_exceeds(value: object, limit: int) -> bool:
-    # Iterative: the point is to refuse bodies that would blow the stack further on.
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+    # Iterative, a level at a time: the point is to refuse bodies that would blow the stack
+    # further on. Only containers are carried to the next level, and each level's members
+    # are gathered by C iterators: a batch of a thousand messages is some 40,000 containers
+    # and 200,000 values, and a Python step per value showed in profiles.
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        objects = [item for item in level if isinstance(item, dict)]
+        arrays = [item for item in level if isinstance(item, list)]
+        members = chain(chain.from_iterable(map(dict.values, objects)), chain.from_iterable(arrays))
+        level = [member for member in members if type(member) in _CONTAINERS]
+        depth += 1
     return False
+
+
+# json.loads builds exactly these (no subclasses), so an exact type test suffices.
+_CONTAINERS = frozenset({dict, list})
 
 
 def json_object(request: HttpRequest) -> dict[str, object]:

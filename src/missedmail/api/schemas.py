@@ -160,7 +160,7 @@ class RecipientBody(Body):
         bits = 0
         for name in self.flags:
             bits |= UserMessageFlag.BY_NAME[name]
-        return RecipientData(user_id=self.user_id, flags=bits)
+        return RecipientData(self.user_id, bits)
 
 
 class MessageBody(Body):
@@ -191,7 +191,7 @@ class MessageBody(Body):
             content=self.content,
             rendered_content=self.rendered_content,
             date_sent=self.date_sent,
-            recipients=tuple(recipient.to_data() for recipient in self.recipients),
+            recipients=tuple([recipient.to_data() for recipient in self.recipients]),
             stream_id=self.stream_id,
             topic=self.topic or "",
             to=tuple(self.to or ()),

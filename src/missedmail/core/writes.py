@@ -13,13 +13,14 @@ caller knows where that object sits in its request and prefixes the path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
+from missedmail.core import bulk
 from missedmail.core.conversations import direct_conversation, participants_key
 from missedmail.core.models import (
     DeletedMessage,
@@ -297,13 +298,15 @@ def _check_no_cycle(group_id: int, subgroup_ids: Sequence[int]) -> None:
 # --- messages ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RecipientData:
+class RecipientData(NamedTuple):
+    # A named tuple, not a dataclass: a batch holds thousands, and building frozen
+    # dataclasses (and their __dict__s, which the garbage collector then walks) showed in
+    # profiles of POST /api/v1/messages.
     user_id: int
     flags: int  # UserMessageFlag bits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MessageData:
     """One message as the host sends it. `topic` is "" and `stream_id` None for a DM;
     `to` lists the DM participants other than the sender (empty for a stream message)."""
@@ -325,6 +328,16 @@ class MessageData:
         return sorted({self.sender_id, *self.to})
 
 
+@dataclass(frozen=True, slots=True)
+class _StoredMessage:
+    """The immutable fields of a message already stored (what a re-post may not change)."""
+
+    realm_id: int
+    sender_id: int
+    type: str
+    conversation_id: int | None
+
+
 @dataclass
 class _References:
     """Everything a batch of messages points at, fetched in a few queries."""
@@ -332,7 +345,7 @@ class _References:
     realms: set[int] = field(default_factory=set)
     user_realms: dict[int, int] = field(default_factory=dict)
     stream_realms: dict[int, int] = field(default_factory=dict)
-    existing: dict[int, Message] = field(default_factory=dict)
+    existing: dict[int, _StoredMessage] = field(default_factory=dict)
     existing_participants: dict[int, str] = field(default_factory=dict)
 
 
@@ -343,6 +356,10 @@ def store_messages(messages: Sequence[MessageData]) -> list[int]:
     response it lost: content, rendered_content, date_sent, the stream and topic and the
     recipients (with their flags) become what the request says. The realm, sender, type and
     DM participants of a message cannot change (`IMMUTABLE_FIELD`).
+
+    Built for batches of a thousand: reads are a handful of raw queries and new rows go in
+    with one bulk insert per table (`missedmail.core.bulk`); only updates of messages that
+    already exist go through model instances.
     """
     with transaction.atomic():
         refs = _fetch_references(messages)
@@ -374,31 +391,52 @@ def _fetch_references(messages: Sequence[MessageData]) -> _References:
         user_ids.update(recipient.user_id for recipient in message.recipients)
     realm_ids = {message.realm_id for message in messages}
     stream_ids = {message.stream_id for message in messages if message.stream_id is not None}
+    refs = _References()
+    if not messages:
+        return refs
     # Locked, so two requests upserting the same message serialise instead of racing.
-    existing = {
-        row.id: row
-        for row in Message.objects.select_for_update()
-        .filter(id__in={message.id for message in messages})
-        .order_by("id")
-    }
-    conversation_ids = {m.conversation_id for m in existing.values() if m.conversation_id}
-    participants = dict(
-        DirectConversation.objects.filter(id__in=conversation_ids).values_list(
-            "id", "participants_key"
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    m = Message
+    refs.existing = {
+        message_id: _StoredMessage(realm_id, sender_id, kind, conversation_id)
+        for message_id, realm_id, sender_id, kind, conversation_id in bulk.fetch(
+            f"SELECT id, {bulk.column(m, 'realm')}, {bulk.column(m, 'sender')}, "  # noqa: S608
+            f"{bulk.column(m, 'type')}, {bulk.column(m, 'conversation')} FROM {bulk.table(m)} "
+            f"WHERE id IN ({bulk.sql_ids({message.id for message in messages})}) "
+            f"ORDER BY id{lock}"
         )
-    )
-    return _References(
-        realms=set(Realm.objects.filter(id__in=realm_ids).values_list("id", flat=True)),
-        user_realms=dict(
-            UserProfile.objects.filter(id__in=user_ids).values_list("id", "realm_id").iterator()
-        ),
-        stream_realms=dict(Stream.objects.filter(id__in=stream_ids).values_list("id", "realm_id")),
-        existing=existing,
-        existing_participants={
+    }
+    conversation_ids = {m.conversation_id for m in refs.existing.values() if m.conversation_id}
+    if conversation_ids:
+        participants = dict(
+            DirectConversation.objects.filter(id__in=conversation_ids).values_list(
+                "id", "participants_key"
+            )
+        )
+        refs.existing_participants = {
             message_id: participants[row.conversation_id]
-            for message_id, row in existing.items()
+            for message_id, row in refs.existing.items()
             if row.conversation_id is not None
-        },
+        }
+    refs.realms = {
+        row[0]
+        for row in bulk.fetch(
+            f"SELECT id FROM {bulk.table(Realm)} WHERE id IN ({bulk.sql_ids(realm_ids)})"  # noqa: S608
+        )
+    }
+    if user_ids:
+        refs.user_realms = _realms_of(UserProfile, user_ids)
+    if stream_ids:
+        refs.stream_realms = _realms_of(Stream, stream_ids)
+    return refs
+
+
+def _realms_of(model: type[UserProfile] | type[Stream], ids: Iterable[int]) -> dict[int, int]:
+    return dict(
+        bulk.fetch(
+            f"SELECT id, {bulk.column(model, 'realm')} FROM {bulk.table(model)} "  # noqa: S608
+            f"WHERE id IN ({bulk.sql_ids(ids)})"
+        )
     )
 
 
@@ -431,20 +469,25 @@ def _check_message(message: MessageData, refs: _References) -> None:
             )
     for index, user_id in enumerate(message.to):
         _check_user(refs, f"to[{index}]", user_id, realm_id)
+    user_realms = refs.user_realms
     seen: set[int] = set()
     for index, recipient in enumerate(message.recipients):
-        _check_user(refs, f"recipients[{index}].user_id", recipient.user_id, realm_id)
-        if recipient.user_id in seen:
-            raise WriteError(
-                f"recipients[{index}].user_id", f"user {recipient.user_id} is listed twice"
-            )
-        seen.add(recipient.user_id)
+        user_id = recipient.user_id
+        # The field path is built only for an error: a thousand messages have thousands of
+        # recipients, and formatting each path showed in profiles.
+        if user_realms.get(user_id) != realm_id:
+            _check_user(refs, f"recipients[{index}].user_id", user_id, realm_id)  # raises
+        if user_id in seen:
+            raise WriteError(f"recipients[{index}].user_id", f"user {user_id} is listed twice")
+        seen.add(user_id)
     existing = refs.existing.get(message.id)
     if existing is not None:
         _check_unchanged(message, existing, refs.existing_participants.get(message.id))
 
 
-def _check_unchanged(message: MessageData, existing: Message, participants: str | None) -> None:
+def _check_unchanged(
+    message: MessageData, existing: _StoredMessage, participants: str | None
+) -> None:
     def refuse(field_name: str, old: object, new: object) -> WriteError:
         return WriteError(
             field_name,
@@ -466,9 +509,26 @@ def _check_unchanged(message: MessageData, existing: Message, participants: str 
         )
 
 
+_MESSAGE_FIELDS = (
+    "id",
+    "realm",
+    "sender",
+    "type",
+    "stream",
+    "topic",
+    "conversation",
+    "content",
+    "rendered_content",
+    "date_sent",
+)
+# What a re-post may change; the other fields are checked unchanged (`_check_unchanged`).
+_MESSAGE_UPDATED_FIELDS = ("stream", "topic", "content", "rendered_content", "date_sent")
+
+
 def _write_messages(messages: Sequence[MessageData], refs: _References) -> None:
     conversations: dict[str, int] = {}
-    rows: list[Message] = []
+    new_rows: list[tuple[object, ...]] = []
+    updated: list[Message] = []
     for message in messages:
         conversation_id = None
         if message.type == MessageType.DIRECT:
@@ -478,51 +538,65 @@ def _write_messages(messages: Sequence[MessageData], refs: _References) -> None:
                     message.realm_id, message.participant_ids
                 ).id
             conversation_id = conversations[key]
-        rows.append(
-            Message(
-                id=message.id,
-                realm_id=message.realm_id,
-                sender_id=message.sender_id,
-                type=message.type,
-                stream_id=message.stream_id,
-                topic=message.topic,
-                conversation_id=conversation_id,
-                content=message.content,
-                rendered_content=message.rendered_content,
-                date_sent=message.date_sent,
+        if message.id in refs.existing:
+            updated.append(
+                Message(
+                    id=message.id,
+                    stream_id=message.stream_id,
+                    topic=message.topic,
+                    content=message.content,
+                    rendered_content=message.rendered_content,
+                    date_sent=message.date_sent,
+                )
+            )
+            continue
+        new_rows.append(
+            (
+                message.id,
+                message.realm_id,
+                message.sender_id,
+                message.type.value,
+                message.stream_id,
+                message.topic,
+                conversation_id,
+                message.content,
+                message.rendered_content,
+                message.date_sent,
             )
         )
-    Message.objects.bulk_create(row for row in rows if row.id not in refs.existing)
-    updated = [row for row in rows if row.id in refs.existing]
+    bulk.insert_rows(Message, _MESSAGE_FIELDS, new_rows)
     if updated:
-        Message.objects.bulk_update(
-            updated, ["stream", "topic", "content", "rendered_content", "date_sent"]
-        )
+        Message.objects.bulk_update(updated, _MESSAGE_UPDATED_FIELDS)
     _write_recipients(messages, refs.existing.keys())
 
 
-def _write_recipients(messages: Sequence[MessageData], existing_ids: Iterable[int]) -> None:
-    current = {
-        (row.message_id, row.user_id): row
-        for row in UserMessage.objects.filter(message_id__in=set(existing_ids))
-    }
-    wanted = {
-        (message.id, recipient.user_id): recipient.flags
-        for message in messages
-        for recipient in message.recipients
-    }
-    to_create = [
-        UserMessage(message_id=message_id, user_id=user_id, flags=flags)
-        for (message_id, user_id), flags in wanted.items()
-        if (message_id, user_id) not in current
-    ]
-    to_update = []
-    for key, row in current.items():
-        if key in wanted and row.flags != wanted[key]:
-            row.flags = wanted[key]
-            to_update.append(row)
-    stale = [row.id for key, row in current.items() if key not in wanted]
-    UserMessage.objects.bulk_create(to_create)
+def _write_recipients(messages: Sequence[MessageData], existing_ids: Collection[int]) -> None:
+    # (message, user) -> (row id, flags) of the recipients stored for re-posted messages.
+    current: dict[tuple[int, int], tuple[int, int]] = {}
+    if existing_ids:
+        um = UserMessage
+        current = {
+            (message_id, user_id): (row_id, flags)
+            for row_id, message_id, user_id, flags in bulk.fetch(
+                f"SELECT id, {bulk.column(um, 'message')}, {bulk.column(um, 'user')}, "  # noqa: S608
+                f"{bulk.column(um, 'flags')} FROM {bulk.table(um)} "
+                f"WHERE {bulk.column(um, 'message')} IN ({bulk.sql_ids(existing_ids)})"
+            )
+        }
+    new_rows: list[tuple[object, ...]] = []
+    to_update: list[UserMessage] = []
+    wanted: set[tuple[int, int]] = set()
+    for message in messages:
+        for recipient in message.recipients:
+            key = (message.id, recipient.user_id)
+            wanted.add(key)
+            stored = current.get(key)
+            if stored is None:
+                new_rows.append((recipient.user_id, message.id, recipient.flags))
+            elif stored[1] != recipient.flags:
+                to_update.append(UserMessage(id=stored[0], flags=recipient.flags))
+    stale = [row_id for key, (row_id, _flags) in current.items() if key not in wanted]
+    bulk.insert_rows(UserMessage, ("user", "message", "flags"), new_rows)
     if to_update:
         UserMessage.objects.bulk_update(to_update, ["flags"])
     if stale:

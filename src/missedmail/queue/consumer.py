@@ -50,7 +50,11 @@ POLL_SECONDS = 0.1
 class ConsumerConfig:
     url: str  # AMQP_URL; amqp:// or amqps://, query-string settings such as heartbeat win
     queue: str = QUEUE_NAME
-    prefetch: int = 500  # unacked messages the broker may push to us
+    # Unacked messages the broker may push to us: two batches, so the next batch is already
+    # here when one is acked. With one batch's worth, every ack was followed by a wait for
+    # the broker to refill the window: 28% of a 10,000-event drain once ingest got cheap,
+    # against 2% with two (in-process, same machine and run).
+    prefetch: int = 1000
     batch_max: int = 500  # flush after this many bodies ...
     batch_wait_seconds: float = 0.05  # ... or this long after the first body of a batch
     # Backoff after a lost broker and after a failed batch: doubles from initial to max.

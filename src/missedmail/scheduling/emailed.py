@@ -1,13 +1,14 @@
 """The ledger of notifications already emailed (scheduling.models.EmailedNotification).
 
-Written by the batcher in the transaction that enqueues the emails, read by ingest in the
-transaction that schedules events: an event for a (user, message) that has already been
-emailed is a duplicate, not a second email ("nothing twice", contract §1).
+Written by the batcher in the transaction that enqueues the emails; read by ingest in the
+statement that looks up a batch's (user, message) pairs (scheduling/ingest.py, `_read_pairs`).
+An event for a (user, message) that has already been emailed is a duplicate, not a second
+email ("nothing twice", contract §1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from missedmail.scheduling.models import EmailedNotification
@@ -27,17 +28,6 @@ def record_emailed(pairs: Iterable[tuple[int, int]], now: datetime) -> None:
             for user_id, message_id in sorted(set(pairs))
         ],
         ignore_conflicts=True,  # already there (an operator re-sent it): nothing to add
-    )
-
-
-def emailed_pairs(user_ids: Collection[int], message_ids: Collection[int]) -> set[tuple[int, int]]:
-    """The (user, message) pairs among these that have already been emailed."""
-    if not user_ids or not message_ids:
-        return set()
-    return set(
-        EmailedNotification.objects.filter(user_id__in=user_ids, message_id__in=message_ids)
-        .values_list("user_id", "message_id")
-        .iterator()
     )
 
 
