@@ -42,6 +42,9 @@ def compose_email(bucket: Bucket, reader: Reader, lookups: Lookups) -> EmailDraf
     sections = email_sections(bucket, view, mentions, reader, lookups)
     message_ids = bucket.notified_ids
     user = reader.user
+    # The HTML part first: rendering a message's Markdown keeps its parse, which the
+    # plain-text part then reads instead of parsing the message again.
+    html = html_body(sections)
     return EmailDraft(
         user_id=user.id,
         realm_id=user.realm_id,
@@ -49,7 +52,7 @@ def compose_email(bucket: Bucket, reader: Reader, lookups: Lookups) -> EmailDraf
         to_email=user.email,
         subject=sections.subject,
         text=text_body(sections),
-        html=html_body(sections),
+        html=html,
         message_ids=message_ids,
         thread_root=view.thread_root,
         realm_name=reader.realm_name,

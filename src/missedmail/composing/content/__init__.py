@@ -13,6 +13,7 @@ import html
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from django.utils import translation
 
@@ -128,7 +129,7 @@ class _Renderings:
             realm_url, ctx.timezone, ctx.twenty_four_hour_time, stream_ids, ctx.language
         )
         # The renderers translate through Django's active language: the reader's, here.
-        with recording_reader_reads() as recorded, translation.override(ctx.language):
+        with recording_reader_reads() as recorded, _reader_language(ctx.language):
             done = render(keyed)
         reads = frozenset(recorded)
         with self._lock:
@@ -145,6 +146,15 @@ class _Renderings:
         with self._lock:
             self._reads.clear()
             self._done.clear()
+
+
+def _reader_language(language: str) -> AbstractContextManager[object]:
+    """`translation.override(language)`, or nothing when that is the active language
+    already, as it is while composing an email (`compose_email` runs under the reader's
+    language): switching costs more than some renderings do."""
+    if translation.get_language() == language:
+        return nullcontext()
+    return translation.override(language)
 
 
 _HTML = _Renderings(_CACHED_RENDERINGS)

@@ -7,13 +7,18 @@ a second time for every message, and both paths share the helpers that decide th
 
 One parser serves every call and every thread: markdown-it keeps no state between
 renders (each builds its own state objects) and the reader-specific context travels in
-`env`.
+`env`. Parsing depends on nothing of the reader, so a message's tokens are parsed once and
+kept (`parsed`): the renderer never changes a token, so every reader's rendering, and the
+plain-text part (plaintext.py), read the same token list.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -120,13 +125,19 @@ class EmailRenderer(RendererHTML):
     def link_open(
         self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
     ) -> str:
-        token = tokens[idx]
+        # The tokens are shared by every reader's rendering (see `parsed`): the absolute
+        # link goes on a copy, never on the parsed token.
+        token = tokens[idx].copy(attrs=dict(tokens[idx].attrs))
         realm_url = _context(env).realm_url
         href = str(token.attrGet("href") or "")
         token.attrSet("href", absolute_url(href, realm_url))
         if title := token.attrGet("title"):
             token.attrSet("title", absolute_title(str(title), href, realm_url))
-        return self.renderToken(tokens, idx, options, env)
+        # renderToken may look at the neighbours of the token, so it gets the whole list
+        # (an inline token's children: short) with the copy in its place.
+        patched = list(tokens)
+        patched[idx] = token
+        return self.renderToken(patched, idx, options, env)
 
     def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         # No inline images in an email (behaviour §4.7): an image becomes a link to it.
@@ -145,11 +156,15 @@ class EmailRenderer(RendererHTML):
             return "".join(f"<p>{tex_html(block)}</p>\n" for block in blocks if block.strip())
         if kind == FENCE_QUOTE:
             depth: int = env["depth"]
-            body = (
-                self._md.render(token.content, {**env, "depth": depth + 1})
-                if depth < MAX_QUOTE_NESTING
-                else f"<p>{TOO_DEEP}</p>\n"
-            )
+            inner = {**env, "depth": depth + 1}
+            if depth >= MAX_QUOTE_NESTING:
+                body = f"<p>{TOO_DEEP}</p>\n"
+            elif "references" in env:
+                # The quote's body is parsed seeing (and adding to) the link reference
+                # definitions of the Markdown around it: not a parse that can be shared.
+                body = self._md.render(token.content, inner)
+            else:
+                body = _render_parsed(token.content, inner)
             return f"<blockquote>\n{body}</blockquote>\n"
         return super().fence(tokens, idx, options, env)
 
@@ -169,9 +184,68 @@ def _build_parser() -> MarkdownIt:
 
 _PARSER = _build_parser()
 
+# (tokens, what the parse added to a fresh `env`: the link reference definitions)
+_Parsed = tuple[list[Token], dict[str, Any]]
+_CACHED_PARSES = 1024
+
+
+class _Parses:
+    """The last parses, by source text; thread-safe (the worker's threads share it). A
+    message is rendered as HTML and as plain text, and once per reader: one parse serves
+    them all. The token lists are shared, so nothing may change them."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._done: OrderedDict[str, _Parsed] = OrderedDict()
+
+    def cached(self, source: str) -> _Parsed | None:
+        with self._lock:
+            done = self._done.get(source)
+            if done is not None:
+                self._done.move_to_end(source)
+            return done
+
+    def parsed(self, source: str) -> _Parsed:
+        done = self.cached(source)
+        if done is not None:
+            return done
+        # A fresh env, as markdown-it's own `render` of a top-level text would start with;
+        # the context of the reader plays no part in parsing.
+        env: dict[str, Any] = {}
+        done = (_PARSER.parse(source, env), env)
+        with self._lock:
+            self._done[source] = done
+            while len(self._done) > self._size:
+                self._done.popitem(last=False)
+        return done
+
+    def clear(self) -> None:
+        with self._lock:
+            self._done.clear()
+
+
+_PARSES = _Parses(_CACHED_PARSES)
+
+
+def cached_tokens(source: str) -> list[Token] | None:
+    """The tokens of `source` if it was parsed lately (by `render_markdown`), else None.
+    Read-only: they are shared."""
+    done = _PARSES.cached(source)
+    return None if done is None else done[0]
+
+
+def _render_parsed(source: str, env: dict[str, Any]) -> str:
+    """`_PARSER.render(source, env)` for an `env` that holds no link reference
+    definitions yet, from the shared parse of `source`."""
+    tokens, added = _PARSES.parsed(source)
+    # The parse's additions to env, copied: a nested quote's parse may add to them.
+    env = {**env, **{key: copy.copy(value) for key, value in added.items()}}
+    rendered: str = _PARSER.renderer.render(tokens, _PARSER.options, env)
+    return rendered
+
 
 def render_markdown(content: str, ctx: RenderContext) -> str:
     """Email-ready HTML for one message's Markdown; every user-controlled string in it is
     escaped, and it still goes through the sanitiser."""
-    rendered: str = _PARSER.render(content, {"ctx": ctx, "depth": 0})
-    return rendered
+    return _render_parsed(content, {"ctx": ctx, "depth": 0})

@@ -25,10 +25,14 @@ from missedmail.composing.content.dialect import (
     stream_link_label,
 )
 from missedmail.composing.content.links import absolute_url
+from missedmail.composing.content.markdown import cached_tokens
 from missedmail.composing.content.spoilers import spoiler_note
 from missedmail.composing.content.timefmt import format_time, parse_time_value
 
 # Block structure only: the inline rules would cost time and their result is not used.
+# The HTML renderer's parser (markdown.py) has the same block rules (its extensions are
+# inline), so when it has parsed the same text lately its top-level tokens are these, and
+# are used instead of parsing again.
 _BLOCKS = MarkdownIt("commonmark", {"html": False}).enable("table")
 _BLOCKS.core.ruler.disable(["inline", "text_join"])
 
@@ -55,7 +59,8 @@ def _plain_lines(source: str, ctx: RenderContext, depth: int) -> list[str]:
     lines = source.split("\n")
     out: list[str] = []
     done = 0
-    for token in _BLOCKS.parse(source):
+    tokens = cached_tokens(source)
+    for token in _BLOCKS.parse(source) if tokens is None else tokens:
         if token.type not in ("fence", "code_block") or token.map is None:
             continue
         start, end = token.map
