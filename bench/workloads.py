@@ -44,6 +44,9 @@ OUTBOX_TABLES = (
     "outbox_replyaddress",
     "outbox_outboundemail",
     "scheduling_notificationskip",
+    # The ledger of emailed notifications: workloads replay the same events run after run,
+    # which the product (rightly) treats as duplicates of what it has already emailed.
+    "scheduling_emailednotification",
     SCHEDULED,
 )
 
