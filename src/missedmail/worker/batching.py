@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import F, QuerySet
 
 from missedmail.composing.batch import (
     BatchData,
@@ -139,11 +139,16 @@ def _next_pass(now: datetime) -> datetime | None:
     return due
 
 
+def earliest_pending_query() -> QuerySet[ScheduledNotification, datetime]:
+    """The one-value query behind `earliest_pending` (the first entry of the due index), for
+    a caller that reads it along with other values in one statement (the heartbeat)."""
+    return ScheduledNotification.objects.order_by("scheduled_timestamp").values_list(
+        "scheduled_timestamp", flat=True
+    )[:1]
+
+
 def earliest_pending() -> datetime | None:
-    value: datetime | None = ScheduledNotification.objects.aggregate(
-        due=Min("scheduled_timestamp")
-    )["due"]
-    return value
+    return earliest_pending_query().first()
 
 
 @dataclass

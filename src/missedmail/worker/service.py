@@ -38,8 +38,8 @@ from missedmail.scheduling.ingest import (
     raw_event_from_body,
     schedule_events,
 )
-from missedmail.scheduling.models import EventSource, ScheduledNotification
-from missedmail.worker.batching import BatcherConfig, send_due_batches
+from missedmail.scheduling.models import EventSource
+from missedmail.worker.batching import BatcherConfig, earliest_pending_query, send_due_batches
 from missedmail.worker.listener import DueListener
 from missedmail.worker.loop import WakeableLoop
 
@@ -310,9 +310,7 @@ class WorkerService:
         # that died) is found here even when no NOTIFY reached us: the earliest pending
         # notification and the outbox's wake-up times are read with the beat, in the same
         # statement on PostgreSQL: an idle worker's queries are its beats.
-        pending = ScheduledNotification.objects.order_by("scheduled_timestamp").values_list(
-            "scheduled_timestamp", flat=True
-        )[:1]
+        pending = earliest_pending_query()
         due, *outbox_times = heartbeats.beat(
             self.name,
             "worker",
