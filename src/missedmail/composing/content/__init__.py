@@ -78,7 +78,15 @@ def prepend_sender_html(fragment: str, sender_name: str) -> str:
 # what it read is remembered per content, so the next reader's key is known before
 # rendering. A consequence: a bad `<time>` value is logged once per distinct rendering
 # rather than once per reader.
-_CACHED_RENDERINGS = 1024
+#
+# The cache is bounded by the characters it holds, not by a count of entries: a stream
+# message's readers fall due over minutes to hours (each reader's own batching period), so
+# the cache pays when it holds every message a busy organisation wrote in that time, and a
+# count cannot say what that costs (a message is 1 to 10,000 characters). 24 Mi characters
+# per part, each entry charged its content, its rendering and `ENTRY_OVERHEAD` for the
+# objects around them: about 50 MB per worker process at most, both parts together.
+CACHE_CHARACTERS = 24 * 1024 * 1024
+ENTRY_OVERHEAD = 400  # characters' worth of keys, tuples and dictionary slots per entry
 _Content = tuple[str, str, str | None]  # (part, content, host's rendered_content)
 _StreamIds = tuple[tuple[str, int | None], ...]
 _ContentKey = tuple[_Content, str, _StreamIds]  # + realm URL, linked streams' ids
@@ -100,15 +108,21 @@ def _reader_part(reads: frozenset[str], ctx: RenderContext) -> _ReaderPart:
     )
 
 
-class _Renderings:
-    """Least recently used renderings, keyed by what they depend on; thread-safe (the
-    worker's threads share it)."""
+def _content_size(key: _ContentKey) -> int:
+    _part, content, rendered = key[0]
+    return len(content) + len(rendered or "") + ENTRY_OVERHEAD
 
-    def __init__(self, size: int) -> None:
-        self._size = size
+
+class _Renderings:
+    """Least recently used renderings, keyed by what they depend on, holding at most
+    `characters` (see CACHE_CHARACTERS); thread-safe (the worker's threads share it)."""
+
+    def __init__(self, characters: int) -> None:
+        self._budget = characters
         self._lock = threading.Lock()
         self._reads: OrderedDict[_ContentKey, frozenset[str]] = OrderedDict()
         self._done: OrderedDict[tuple[_ContentKey, _ReaderPart], str] = OrderedDict()
+        self._held = 0  # characters charged for the entries of both dictionaries
 
     def rendering(
         self, content: _Content, ctx: RenderContext, render: Callable[[RenderContext], str]
@@ -117,6 +131,7 @@ class _Renderings:
         with self._lock:
             reads = self._reads.get(key)
             if reads is not None:
+                self._reads.move_to_end(key)
                 done = self._done.get((key, _reader_part(reads, ctx)))
                 if done is not None:
                     self._done.move_to_end((key, _reader_part(reads, ctx)))
@@ -133,19 +148,42 @@ class _Renderings:
             done = render(keyed)
         reads = frozenset(recorded)
         with self._lock:
-            self._reads[key] = reads
-            self._reads.move_to_end(key)
-            self._done[(key, _reader_part(reads, ctx))] = done
-            while len(self._done) > self._size:
-                self._done.popitem(last=False)
-            while len(self._reads) > self._size:
-                self._reads.popitem(last=False)
+            self._remember(key, reads, done, ctx)
         return done
+
+    def _remember(
+        self, key: _ContentKey, reads: frozenset[str], done: str, ctx: RenderContext
+    ) -> None:
+        if key not in self._reads:
+            self._held += _content_size(key)
+        self._reads[key] = reads
+        self._reads.move_to_end(key)
+        entry = (key, _reader_part(reads, ctx))
+        if entry not in self._done:
+            self._held += len(done) + ENTRY_OVERHEAD
+        self._done[entry] = done
+        self._done.move_to_end(entry)
+        # Least recently used first, from whichever dictionary holds more entries: a
+        # content usually has one rendering, so the two shrink together, and an entry of
+        # either is never kept for long once nothing refers to it.
+        while self._held > self._budget and (self._done or self._reads):
+            if len(self._done) >= len(self._reads):
+                _entry, evicted = self._done.popitem(last=False)
+                self._held -= len(evicted) + ENTRY_OVERHEAD
+            else:
+                old_key, _reads = self._reads.popitem(last=False)
+                self._held -= _content_size(old_key)
+
+    def held(self) -> int:
+        """Characters charged for what the cache holds (for tests and diagnostics)."""
+        with self._lock:
+            return self._held
 
     def clear(self) -> None:
         with self._lock:
             self._reads.clear()
             self._done.clear()
+            self._held = 0
 
 
 def _reader_language(language: str) -> AbstractContextManager[object]:
@@ -157,8 +195,8 @@ def _reader_language(language: str) -> AbstractContextManager[object]:
     return translation.override(language)
 
 
-_HTML = _Renderings(_CACHED_RENDERINGS)
-_TEXT = _Renderings(_CACHED_RENDERINGS)
+_HTML = _Renderings(CACHE_CHARACTERS)
+_TEXT = _Renderings(CACHE_CHARACTERS)
 
 
 def _html(content: str, rendered_content: str | None, ctx: RenderContext) -> str:
