@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 
 from django.utils import translation
 
@@ -94,9 +95,16 @@ _ReaderPart = tuple[str | None, bool | None, str | None]  # timezone, 24-hour, l
 
 
 def _content_key(content: _Content, ctx: RenderContext) -> _ContentKey:
-    streams = tuple((name, ctx.stream_ids.get(name)) for name in sorted(_stream_names(content[1])))
+    streams = tuple((name, ctx.stream_ids.get(name)) for name in _linked_streams(content[1]))
     # Links are built as realm_url + "/…": a trailing slash would double it.
     return content, ctx.realm_url.rstrip("/"), streams
+
+
+@lru_cache(maxsize=4096)
+def _linked_streams(content: str) -> tuple[str, ...]:
+    """The sorted stream names `content` links to. Remembered: every lookup in the cache
+    needs them, and a stream message is looked up once per reader."""
+    return tuple(sorted(_stream_names(content)))
 
 
 def _reader_part(reads: frozenset[str], ctx: RenderContext) -> _ReaderPart:
