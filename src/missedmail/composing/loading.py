@@ -21,11 +21,13 @@ from typing import TypeVar
 
 from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 
 from missedmail.composing.context import ContextWindow
 from missedmail.composing.filtering import DELETED_CONTENT
 from missedmail.composing.mentions import GroupInfo
+from missedmail.core.bulk import sql_ids, sql_pairs
 from missedmail.core.models import Message, Stream, UserGroup, UserMessage, UserProfile
 
 # Below SQLite's default limit since 3.32 (32,766) and PostgreSQL's 65,535, so a pass of
@@ -55,12 +57,21 @@ def values_table(rows: Sequence[Sequence[SqlValue]]) -> tuple[str, list[SqlValue
     return "(VALUES " + ", ".join([row_sql] * len(rows)) + ")", params
 
 
+def inlined(ids: Sequence[int]) -> RawSQL:
+    """`ids` as the right-hand side of an `__in` lookup, written into the SQL as integer
+    literals (`core.bulk.sql_ids`, safe by construction) instead of one parameter each:
+    the ORM prepares every parameter through its field and psycopg re-parses a statement
+    of thousands of placeholders, which cost more than the query (a pass loads thousands
+    of messages). Never empty: `chunks` yields no empty part."""
+    return RawSQL(sql_ids(ids), ())  # noqa: S611 -- integer literals only, see above
+
+
 def load_readers(user_ids: Collection[int]) -> dict[int, UserProfile]:
     """The users that exist among `user_ids`, with their realm."""
     ids = sorted(set(user_ids))
     found: dict[int, UserProfile] = {}
     for part in chunks(ids, 1):
-        rows = UserProfile.objects.select_related("realm").filter(id__in=part)
+        rows = UserProfile.objects.select_related("realm").filter(id__in=inlined(part))
         found.update((user.id, user) for user in rows)
     return found
 
@@ -70,7 +81,7 @@ def load_messages(message_ids: Collection[int]) -> dict[int, Message]:
     ids = sorted(set(message_ids))
     found: dict[int, Message] = {}
     for part in chunks(ids, 1):
-        rows = Message.objects.select_related("stream", "conversation").filter(id__in=part)
+        rows = Message.objects.select_related("stream", "conversation").filter(id__in=inlined(part))
         found.update((message.id, message) for message in rows)
     return found
 
@@ -81,16 +92,15 @@ def load_flags(pairs: Collection[UserMessagePair]) -> dict[UserMessagePair, int]
     table = UserMessage._meta.db_table
     found: dict[UserMessagePair, int] = {}
     for part in chunks(sorted(set(pairs)), 2):
-        wanted, params = values_table(part)
-        # Only the table name (from the model) and placeholders are formatted in.
+        # The pairs are integer literals (`sql_pairs`, safe by construction; see `inlined`).
         sql = f"""
             SELECT um.user_id, um.message_id, um.flags
             FROM {table} AS um
-            JOIN {wanted} AS wanted
+            JOIN (VALUES {sql_pairs(part)}) AS wanted
               ON um.user_id = wanted.column1 AND um.message_id = wanted.column2
-        """  # noqa: S608 -- the table name comes from our model; every value is a parameter
+        """  # noqa: S608 -- the table name comes from our model; values are int literals
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql)
             for user_id, message_id, flags in cursor.fetchall():
                 found[(int(user_id), int(message_id))] = int(flags)
     return found
@@ -153,7 +163,7 @@ def load_people(user_ids: Collection[int]) -> dict[int, UserProfile]:
     ids = sorted(set(user_ids))
     found: dict[int, UserProfile] = {}
     for part in chunks(ids, 1):
-        rows = UserProfile.objects.filter(id__in=part).only("id", "full_name")
+        rows = UserProfile.objects.filter(id__in=inlined(part)).only("id", "full_name")
         found.update((user.id, user) for user in rows)
     return found
 
