@@ -12,6 +12,9 @@ message content (style.md §13). Where they go:
 Exceptions: the traceback (files, lines, functions) and the exception's type are logged,
 but the exception's text only for errors that describe infrastructure (network, database,
 SMTP): the text of any other exception may quote the data it choked on, i.e. a message.
+Of a database error, only the first line: PostgreSQL's DETAIL and CONTEXT lines quote the
+row a statement failed on ("Failing row contains (...)", "COPY core_message, line 3: ..."),
+which may be a message's content.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ RESERVED_KEYS = ("ts", "level", "logger", "msg", "exc_type", "exc")
 
 # Exceptions whose text describes the infrastructure, not the data: kept in the log.
 SAFE_EXCEPTION_MODULES = ("socket", "ssl", "smtplib", "django.db", "psycopg", "sqlite3", "pika")
+# Of these, only the first line is kept (see the module's docstring).
+DATABASE_EXCEPTION_MODULES = ("django.db", "psycopg", "sqlite3")
 WITHHELD = "(text withheld: it may quote message content)"
+DETAILS_WITHHELD = " (details withheld: they may quote a row)"
 
 _COLOURS = {
     "DEBUG": "\033[2m",
@@ -87,6 +93,9 @@ def _qualified_name(exc_type: type[BaseException]) -> str:
 
 def _safe_text(error: BaseException) -> str:
     module = type(error).__module__
+    if module.startswith(DATABASE_EXCEPTION_MODULES):
+        first, _, rest = str(error).partition("\n")
+        return first + (DETAILS_WITHHELD if rest.strip() else "")
     if isinstance(error, OSError) or module.startswith(SAFE_EXCEPTION_MODULES):
         return str(error)
     return WITHHELD

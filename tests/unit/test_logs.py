@@ -3,9 +3,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Iterator
 
+import django.db.utils
+import psycopg.errors
 import pytest
 
 from missedmail.logs import (
@@ -103,6 +106,39 @@ def test_the_text_of_an_infrastructure_error_is_kept() -> None:
 
     assert entry["exc_type"] == "ConnectionRefusedError"
     assert "[Errno 111] refused" in entry["exc"]
+
+
+@pytest.mark.parametrize("module", ["psycopg", "django"])
+def test_only_the_first_line_of_a_database_error_is_kept_the_row_it_quotes_is_not(
+    module: str,
+) -> None:
+    text = (
+        'new row for relation "core_message" violates check constraint "stream_has_topic"\n'
+        f"DETAIL:  Failing row contains (7, {SECRET}).\n"
+        f'CONTEXT:  COPY core_message, line 1: "7\t{SECRET}"'
+    )
+    error = (
+        psycopg.errors.CheckViolation(text)
+        if module == "psycopg"
+        else django.db.utils.IntegrityError(text)
+    )
+    entry = failing_record(error)
+
+    lines = KeyValueJsonFormatter().format(entry) + ConsoleFormatter().format(entry)
+
+    assert 'violates check constraint \\"stream_has_topic\\" (details withheld' in lines
+    assert 'violates check constraint "stream_has_topic" (details withheld' in lines
+    assert SECRET not in lines
+
+
+def test_a_one_line_database_error_is_kept_whole() -> None:
+    entry = json.loads(
+        KeyValueJsonFormatter().format(
+            failing_record(sqlite3.OperationalError("database is locked"))
+        )
+    )
+
+    assert entry["exc"].endswith("sqlite3.OperationalError: database is locked")
 
 
 def test_a_chained_exception_withholds_the_text_of_both() -> None:
