@@ -59,6 +59,8 @@ def emoji_image_attrs(realm_url: str, code: str, name: str) -> dict[str, str]:
     }
 
 
+# A realm's messages use few emoji, each many times: the markup is kept, not rebuilt.
+@functools.lru_cache(maxsize=4096)
 def emoji_image_html(realm_url: str, code: str, name: str) -> str:
     attrs = emoji_image_attrs(realm_url, code, name)
     return "<img" + "".join(f' {key}="{html.escape(value)}"' for key, value in attrs.items()) + ">"

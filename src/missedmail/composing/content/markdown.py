@@ -41,6 +41,7 @@ from missedmail.composing.content.dialect import (
     use_chat_dialect,
 )
 from missedmail.composing.content.emojis import emoji_image_html, text_with_emoji_html
+from missedmail.composing.content.fastlinks import QuickLinksMarkdownIt
 from missedmail.composing.content.links import absolute_title, absolute_url
 from missedmail.composing.content.spoilers import collapsed_spoiler_html
 from missedmail.composing.content.tex import tex_html
@@ -169,8 +170,15 @@ class EmailRenderer(RendererHTML):
         return super().fence(tokens, idx, options, env)
 
 
-def _build_parser() -> MarkdownIt:
-    md = MarkdownIt(
+# markdown-it tries every enabled rule at each place it could apply; these return at once
+# when `html` is off, as it is here, so they are not tried at all.
+HTML_RULES = ("html_block", "html_inline")
+
+
+def _build_parser() -> QuickLinksMarkdownIt:
+    # Link detection and URL normalisation answered sooner, with the same results: see
+    # fastlinks.py.
+    md = QuickLinksMarkdownIt(
         "commonmark",
         # html=False: raw HTML in a message is text, escaped, never markup.
         # breaks=True: a single newline is a line break in chat messages.
@@ -178,6 +186,7 @@ def _build_parser() -> MarkdownIt:
         renderer_cls=EmailRenderer,
     )
     md.enable(["linkify", "strikethrough", "table"])
+    md.disable(list(HTML_RULES))
     md.use(use_chat_dialect)
     return md
 
@@ -245,7 +254,28 @@ def _render_parsed(source: str, env: dict[str, Any]) -> str:
     return rendered
 
 
+# Many messages are a plain sentence: letters, digits, spaces and punctuation that starts no
+# Markdown. Such a line, starting with a letter (so with no block marker: no list number
+# either), holds none of markdown-it's inline terminator characters, so its parse is one
+# paragraph of one text token; without a link in it (linkify's pretest), that paragraph is
+# written here directly. tests/unit/composing/content/test_plain_messages.py checks it
+# against the full path.
+PLAIN_PUNCTUATION = " ,.?'\"();"
+_PLAIN_PARAGRAPH = re.compile(rf"[^\W\d_](?:[^\W_]|[{re.escape(PLAIN_PUNCTUATION)}])*")
+
+
+def is_plain_paragraph(source: str) -> bool:
+    """Whether `source` renders as one paragraph of its own text (see above)."""
+    return (
+        _PLAIN_PARAGRAPH.fullmatch(source) is not None
+        and not source.endswith(" ")  # a paragraph's text is stripped
+        and not _PARSER.may_link(source)  # `example.com` is a link
+    )
+
+
 def render_markdown(content: str, ctx: RenderContext) -> str:
     """Email-ready HTML for one message's Markdown; every user-controlled string in it is
     escaped, and it still goes through the sanitiser."""
+    if is_plain_paragraph(content):
+        return f"<p>{text_with_emoji_html(content, ctx.realm_url)}</p>\n"
     return _render_parsed(content, {"ctx": ctx, "depth": 0})

@@ -25,7 +25,7 @@ from missedmail.composing.content.dialect import (
     stream_link_label,
 )
 from missedmail.composing.content.links import absolute_url
-from missedmail.composing.content.markdown import cached_tokens
+from missedmail.composing.content.markdown import HTML_RULES, cached_tokens, is_plain_paragraph
 from missedmail.composing.content.spoilers import spoiler_note
 from missedmail.composing.content.timefmt import format_time, parse_time_value
 
@@ -35,6 +35,7 @@ from missedmail.composing.content.timefmt import format_time, parse_time_value
 # are used instead of parsing again.
 _BLOCKS = MarkdownIt("commonmark", {"html": False}).enable("table")
 _BLOCKS.core.ruler.disable(["inline", "text_join"])
+_BLOCKS.disable(list(HTML_RULES), ignoreInvalid=True)
 
 # One pass, leftmost match first, so a construct inside an inline code span or a link is
 # not rewritten on its own. Link texts and time values exclude their own opening
@@ -47,10 +48,15 @@ _INLINE = re.compile(
     r"|<time:(?P<time>[^<>\n]*)>"
     r"|(?<![^\s(<\[])(?P<upload>/user_uploads/)"
 )
+# Every match of `_INLINE` contains one of these (each alternative begins with one, but for
+# a link's optional `!`, which a `[` follows).
+_INLINE_STARTS = re.compile(r"[`\[@#</]")
 _TEXT_URL_SCHEMES = ("http://", "https://", "mailto:")
 
 
 def plain_text(content: str, ctx: RenderContext) -> str:
+    if is_plain_paragraph(content):  # nothing to rewrite, nor to parse
+        return content
     source = content.replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(_plain_lines(source, ctx, 0)).rstrip().lstrip("\n")
 
@@ -96,7 +102,10 @@ def _block_text(token: Token, lines: list[str], ctx: RenderContext, depth: int) 
 def _inline_text(lines: list[str], ctx: RenderContext) -> list[str]:
     if not lines:
         return []
-    return _INLINE.sub(lambda match: _replacement(match, ctx), "\n".join(lines)).split("\n")
+    text = "\n".join(lines)
+    if _INLINE_STARTS.search(text) is None:  # nothing to rewrite: skip the slower scan
+        return text.split("\n")
+    return _INLINE.sub(lambda match: _replacement(match, ctx), text).split("\n")
 
 
 def _replacement(match: re.Match[str], ctx: RenderContext) -> str:
