@@ -9,19 +9,22 @@ dumps every column as an array in Python. Here instead:
 
 - id lists are inlined as integer literals (`sql_ids`): one short string, no placeholders;
 - rows are inserted with COPY on PostgreSQL (psycopg formats rows in C) and one
-  `executemany` on SQLite (`insert_rows`).
+  `executemany` on SQLite (`insert_rows`); rows that need new ids take them from the
+  table's sequence in one statement first (`insert_new_rows`);
+- rows that may already be there are inserted with their integer keys inlined and conflicts
+  ignored (`insert_pairs_ignoring_conflicts`), as COPY cannot skip a duplicate.
 
 Everything else (small or rare writes) stays on the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
-from django.db.models import DateTimeField, Field, Model
+from django.db import connection, transaction
+from django.db.models import AutoField, DateTimeField, Field, Model
 
 
 def sql_ids(values: Iterable[int]) -> str:
@@ -90,13 +93,15 @@ def insert_rows(
     """Insert `rows` (values in the order of `field_names`, as Python values) in one go.
 
     Nothing is returned and no model is built: for rows whose ids the caller knows or does
-    not need. Database errors are Django's (an `IntegrityError` on a duplicate key, an
-    `OperationalError` when the database is away), as from the ORM.
+    not need (`insert_new_rows` returns new ids). A JSON column takes its JSON text
+    (`json.dumps(value)`, what the ORM writes). Database errors are Django's (an
+    `IntegrityError` on a duplicate key, an `OperationalError` when the database is away),
+    as from the ORM.
     """
     if not rows:
         return
     fields = [_field(model, name) for name in field_names]
-    columns = ", ".join(connection.ops.quote_name(name) for _field_, name in fields)
+    columns = _column_list(fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY is psycopg's own API, below Django's cursor wrapper: wrap its errors here.
@@ -107,12 +112,109 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(row)
             return
-        # SQLite keeps datetimes as naive UTC text; let Django convert them as it would.
-        adapt = connection.ops.adapt_datetimefield_value
-        dates = {i for i, (f, _name) in enumerate(fields) if isinstance(f, DateTimeField)}
-        params: list[list[Any]] = [
-            [adapt(v) if i in dates else v for i, v in enumerate(row)]  # type: ignore[arg-type]
-            for row in rows
-        ]
         marks = ", ".join(["%s"] * len(fields))
-        cursor.executemany(f"INSERT INTO {table(model)} ({columns}) VALUES ({marks})", params)  # noqa: S608
+        cursor.executemany(
+            f"INSERT INTO {table(model)} ({columns}) VALUES ({marks})",  # noqa: S608
+            _sqlite_params(fields, rows),
+        )
+
+
+def insert_new_rows(
+    model: type[Model], field_names: Sequence[str], rows: Sequence[Sequence[object]]
+) -> list[int]:
+    """Insert `rows` as `insert_rows` does, each with a new id of the table's auto-increment
+    primary key; returns the ids, ascending, in the rows' order (as the ORM's `bulk_create`
+    numbers them).
+
+    PostgreSQL: the ids are taken from the table's sequence in one statement, then copied in
+    with the rows. `nextval` never hands a value out twice, whatever other sessions insert
+    meanwhile (their ids may fall between ours: only the order is promised, not contiguity).
+    SQLite: the rows are inserted, then numbered back from the last id inserted. That is
+    exact because they are inserted in one transaction (joined, or begun here): from its
+    first row on, it holds the database's one write lock, so no other connection's row can
+    come between ours, and each row takes the next id.
+    """
+    if not rows:
+        return []
+    primary_key = model._meta.pk
+    if not isinstance(primary_key, AutoField):
+        raise TypeError(f"{model.__name__}'s primary key is not auto-incremented")
+    if connection.vendor == "postgresql":
+        ids = _next_ids(model, _field(model, primary_key.name)[1], len(rows))
+        insert_rows(
+            model,
+            (primary_key.attname, *field_names),
+            [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)],
+        )
+        return ids
+    # No savepoint: the caller's transaction, if any, is all this needs (and a savepoint
+    # would cost two more statements).
+    with transaction.atomic(savepoint=False):
+        insert_rows(model, field_names, rows)
+        [(last_id,)] = fetch("SELECT last_insert_rowid()")
+    return list(range(last_id - len(rows) + 1, last_id + 1))
+
+
+def _next_ids(model: type[Model], pk_column: str, count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        series = f"generate_series(1, {count:d})"
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM {series}",  # noqa: S608
+            [table(model), pk_column],
+        )
+        # One session's nextval calls return increasing values; sorting says so explicitly.
+        return sorted(new_id for (new_id,) in cursor.fetchall())
+
+
+def insert_pairs_ignoring_conflicts(
+    model: type[Model],
+    pair_fields: tuple[str, str],
+    pairs: Sequence[tuple[int, int]],
+    constants: Mapping[str, object],
+) -> None:
+    """Insert one row per integer pair (the values of `pair_fields`), each with the same
+    `constants` in its other columns; a row that would break a unique constraint is left
+    out, as `bulk_create(ignore_conflicts=True)` does, in one statement whatever the count.
+
+    PostgreSQL: the pairs are inlined (`sql_pairs`: one short string, no placeholder per
+    value) with `ON CONFLICT DO NOTHING`; SQLite: one `executemany` of `INSERT OR IGNORE`.
+    """
+    if not pairs:
+        return
+    fields = [_field(model, name) for name in (*pair_fields, *constants)]
+    columns = _column_list(fields)
+    values: list[Any] = list(constants.values())
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            marks = "".join(", %s" for _ in values)
+            cursor.execute(
+                f"INSERT INTO {table(model)} ({columns}) "  # noqa: S608
+                f"SELECT p.column1, p.column2{marks} FROM (VALUES {sql_pairs(pairs)}) p "
+                "ON CONFLICT DO NOTHING",
+                values,
+            )
+            return
+        marks = ", ".join(["%s"] * len(fields))
+        cursor.executemany(
+            f"INSERT OR IGNORE INTO {table(model)} ({columns}) VALUES ({marks})",  # noqa: S608
+            _sqlite_params(fields, [(*pair, *values) for pair in pairs]),
+        )
+
+
+def _column_list(fields: Sequence[tuple[Field[Any, Any], str]]) -> str:
+    return ", ".join(connection.ops.quote_name(name) for _field_, name in fields)
+
+
+def _sqlite_params(
+    fields: Sequence[tuple[Field[Any, Any], str]], rows: Sequence[Sequence[object]]
+) -> list[list[Any]]:
+    """Rows as SQLite parameters: datetimes as the naive UTC text Django stores; the rest as
+    the sqlite3 module takes them (bytes are stored as a BLOB, as the ORM's are)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    dates = {i for i, (f, _name) in enumerate(fields) if isinstance(f, DateTimeField)}
+    if not dates:
+        return [list(row) for row in rows]
+    return [
+        [adapt(v) if i in dates else v for i, v in enumerate(row)]  # type: ignore[arg-type]
+        for row in rows
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from missedmail.core.bulk import insert_pairs_ignoring_conflicts
 from missedmail.scheduling.models import EmailedNotification
 
 # Long enough for any redelivery or repeat we can expect (a broker redelivers unacknowledged
@@ -21,13 +22,13 @@ EMAILED_RETENTION = timedelta(days=7)
 
 def record_emailed(pairs: Iterable[tuple[int, int]], now: datetime) -> None:
     """Record (user id, message id) pairs as emailed, in one insert; call inside the
-    transaction that enqueues their emails."""
-    EmailedNotification.objects.bulk_create(
-        [
-            EmailedNotification(user_id=user_id, message_id=message_id, emailed_at=now)
-            for user_id, message_id in sorted(set(pairs))
-        ],
-        ignore_conflicts=True,  # already there (an operator re-sent it): nothing to add
+    transaction that enqueues their emails.
+
+    A pair already there (an operator re-sent it) is left as it is. The pairs are written in
+    sorted order, so that two workers recording overlapping pairs take the unique index's
+    locks in the same order and cannot deadlock."""
+    insert_pairs_ignoring_conflicts(
+        EmailedNotification, ("user_id", "message_id"), sorted(set(pairs)), {"emailed_at": now}
     )
 
 

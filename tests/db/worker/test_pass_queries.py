@@ -3,9 +3,10 @@ what composing needs is read in bulk for all of them, and their emails, skips an
 are written in bulk.
 
 Each scenario runs one pass over 3 users, then one over 30 users of the same shape, and
-compares the statements. The sizes stay below the point where Django splits one bulk insert
-into several on SQLite (999 parameters a statement: 49 outbox emails), which is a property
-of the backend, not of the pass.
+compares the statements. The sizes stay below the point where Django splits the skips'
+`bulk_create` into several statements on SQLite (999 parameters a statement: 249 skips),
+which is a property of the backend, not of the pass; the outbox and ledger inserts are one
+statement at any size (test_pass_store.py).
 """
 
 from __future__ import annotations
