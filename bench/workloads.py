@@ -317,10 +317,12 @@ def dispatch(ctx: Context, kind: str) -> list[Row]:
         one_connection: list[float] = []
         busy: list[float] = []
         cores: list[float] = []
+        cpu_ms: list[float] = []  # the worker's CPU per email, all told
         for run in range(ctx.sizes.runs):
             result = dispatch_once(ctx, db, org, 1, "dispatch", keep_mime=True)
             busy.append(result.machine_busy)
             cores.append(sum(result.worker_cpu_share))
+            cpu_ms.append(1000 * cores[-1] * result.seconds / max(result.emails, 1))
             row.missedmail.runs.append(result.emails / result.seconds)
             ctx.log(f"  {label} run {run + 1}: missedmail {row.missedmail.runs[-1]:,.1f}/s")
             if result.duplicates or result.lost or result.split:
@@ -352,8 +354,10 @@ def dispatch(ctx: Context, kind: str) -> list[Row]:
         ctx.report.details[f"{label} smtp limit one connection"] = one_connection
         row.notes.append(
             f"during the drain both cores were {statistics.median(busy):.0%} busy; the worker "
-            f"used {statistics.median(cores):.2f} cores"
+            f"used {statistics.median(cores):.2f} cores, {statistics.median(cpu_ms):.2f} ms of "
+            "CPU per email (composing, storing, claiming, sending, recording)"
         )
+        ctx.report.details[f"{label} worker cpu ms per email"] = cpu_ms
     sender.notes.append("the composed emails put back in the outbox, then one worker sends them")
     return [row, sender]
 
