@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -16,7 +17,7 @@ from missedmail.clock import ManualClock
 from missedmail.outbox.enqueue import enqueue_drafts
 from missedmail.outbox.models import AttemptOutcome, DeliveryAttempt, EmailStatus, OutboundEmail
 from missedmail.outbox.retry import RetryPolicy
-from missedmail.outbox.sender import claim_ready, deliver, send_once
+from missedmail.outbox.sender import claim_ready, deliver, next_wake_at, send_once
 from missedmail.outbox.transports import MemoryTransport
 from tests.factories import Org, make_org
 from tests.outbox_helpers import make_draft, outbox_config
@@ -181,3 +182,52 @@ def test_stored_outcomes_match_what_the_instances_say(org: Org, clock: ManualClo
         (retrying.id, 1, clock.now(), clock.now(), AttemptOutcome.TRANSIENT, "451 4.3.0 busy"),
         (failed.id, 1, clock.now(), clock.now(), AttemptOutcome.PERMANENT, "550 no"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_claimed_email_holds_what_delivery_reads_and_writes(org: Org, clock: ManualClock) -> None:
+    """The claim reads the row's state and what sending needs with the locking read:
+    reading them later costs no statement (only the content is left deferred)."""
+    [queued] = queue(clock, 1)
+    [email] = claim_ready(clock.now(), limit=1, lease_seconds=LEASE_SECONDS, owner="a")
+    state = (
+        "id",
+        "user_id",
+        "to_address",
+        "envelope_from",
+        "mime",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "lease_owner",
+        "claimed_at",
+        "last_response",
+        "due_at",
+        "sent_at",
+        "updated_at",
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        values = {name: getattr(email, name) for name in state}
+
+    assert captured.captured_queries == []
+    stored = OutboundEmail.objects.get(id=queued.id)
+    assert values == {name: getattr(stored, name) for name in state}
+    assert bytes(values["mime"]) == bytes(queued.mime)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("leased", [False, True])
+def test_the_next_wake_up_time_is_one_statement(org: Org, clock: ManualClock, leased: bool) -> None:
+    """Both answers -- the earliest ready time, the earliest lease expiry -- are read by
+    one statement, and come back as the times they are."""
+    queue(clock, 1)
+    if leased:
+        claim_ready(clock.now(), limit=1, lease_seconds=LEASE_SECONDS, owner="a")
+
+    with CaptureQueriesContext(connection) as captured:
+        wake_at = next_wake_at()
+
+    assert len(statements(captured)) == 1
+    assert wake_at == clock.now() + timedelta(seconds=LEASE_SECONDS if leased else 0)

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import io
+import smtplib
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from missedmail.clock import ManualClock
-from missedmail.conf import load_settings
+from missedmail.conf import EmailSettings, load_settings
 from missedmail.outbox.transports import (
     FileTransport,
     MemoryTransport,
@@ -16,7 +20,9 @@ from missedmail.outbox.transports import (
     ServiceUnavailableError,
     SmtpTransport,
     TransientDeliveryError,
+    dot_stuffed,
     error_for_reply,
+    smtp_path,
     transport_from_settings,
 )
 
@@ -198,3 +204,116 @@ def test_with_an_email_host_emails_go_by_smtp(tmp_path: Path) -> None:
     )
 
     assert isinstance(transport_from_settings(settings), SmtpTransport)
+
+
+# -- the SMTP exchange, byte for byte ---------------------------------------------------
+
+
+class ScriptedServer:
+    """A socket to an SMTP server that accepts everything, keeping every byte written to
+    it: what goes on the wire, without a network."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+        self._replies = io.BytesIO()
+        self._in_data = False
+        self._reply(b"220 test ESMTP")
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+        if self._in_data:
+            if self.written.endswith(b"\r\n.\r\n"):
+                self._in_data = False
+                self._reply(b"250 2.0.0 Ok: queued")
+            return
+        verb = bytes(data[:4]).upper()
+        if verb == b"DATA":
+            self._in_data = True
+            self._reply(b"354 go ahead")
+        elif verb == b"EHLO":
+            self._reply(b"250-test\r\n250 8BITMIME")
+        elif verb != b"QUIT":
+            self._reply(b"250 2.1.0 Ok")
+
+    def makefile(self, mode: str) -> io.BytesIO:
+        return self._replies
+
+    def close(self) -> None:
+        pass
+
+    def _reply(self, line: bytes) -> None:
+        position = self._replies.tell()
+        self._replies.seek(0, io.SEEK_END)
+        self._replies.write(line + b"\r\n")
+        self._replies.seek(position)
+
+
+class ScriptedSMTP(smtplib.SMTP):
+    """smtplib's own client, talking to a `ScriptedServer`."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> ScriptedServer:
+        self.server = ScriptedServer()
+        return self.server
+
+
+# What the outbox sends (dot-atom addresses), and the text smtplib quotes some other way.
+_LOCAL_CHARS = "abcXYZ019!#$%&'*+/=?^_`{|}~-."
+plain_addresses = st.one_of(
+    st.from_regex(r"[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,20}@[a-z0-9.-]{1,20}", fullmatch=True),
+    st.builds(
+        "{}@{}".format,
+        st.text(_LOCAL_CHARS, min_size=1, max_size=12),
+        st.text("ab9-.", min_size=1, max_size=12),
+    ),
+)
+# Anything smtplib can write on the wire (ASCII, no line breaks), and near misses: an
+# address with the characters RFC 2822 gives a meaning (comments, quotes, routes...).
+near_misses = st.builds(
+    "{}@{}".format,
+    st.text(_LOCAL_CHARS + '()<>[]:;@\\,". \t', min_size=1, max_size=12),
+    st.text('ab9-.()<>[]:;@\\,". ', min_size=1, max_size=12),
+)
+ascii_addresses = st.one_of(
+    plain_addresses,
+    near_misses,
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30),
+)
+addresses = st.one_of(ascii_addresses, st.text(max_size=30))
+messages = st.lists(
+    st.sampled_from([b".", b"..", b".x", b"a", b"\r\n", b"\n", b"\r", b" ", b"x.y"]), max_size=30
+).map(b"".join)
+
+
+@given(addresses)
+def test_addresses_are_quoted_as_smtplib_quotes_them(address: str) -> None:
+    assert smtp_path(address) == smtplib.quoteaddr(address)
+
+
+@given(messages)
+def test_the_message_is_dot_stuffed_and_ended_as_smtplib_does_it(message: bytes) -> None:
+    reference = ScriptedSMTP("mx.test", 25)
+    reference.data(message)
+    payload = reference.server.written.split(b"data\r\n", 1)[1]
+
+    assert dot_stuffed(message) == payload
+
+
+@given(envelope_from=ascii_addresses, recipient=ascii_addresses, message=messages)
+def test_the_smtp_transport_writes_the_bytes_smtplib_would(
+    envelope_from: str, recipient: str, message: bytes
+) -> None:
+    """The transport's own MAIL, RCPT and DATA put on the wire exactly what smtplib's
+    `mail`, `rcpt` and `data` would, for any addresses and any message."""
+    reference = ScriptedSMTP("mx.test", 25)
+    reference.ehlo()
+    reference.mail(envelope_from)
+    reference.rcpt(recipient)
+    reference.data(message)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(smtplib, "SMTP", ScriptedSMTP)
+        transport = SmtpTransport(EmailSettings("mx.test", 25, "", "", False, False, None))
+        transport.send(envelope_from, [recipient], message, email_id=1)
+        connection = transport._connection
+
+    assert isinstance(connection, ScriptedSMTP)
+    assert bytes(connection.server.written) == bytes(reference.server.written)
