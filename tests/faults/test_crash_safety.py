@@ -143,8 +143,8 @@ def test_a_worker_killed_after_committing_a_batch_but_before_its_ack_stores_it_o
         ("claimed", "core_realm", '"core_realm"'),
         # The pass is composing: it loads the batch's messages.
         ("composing", "core_stream", '"core_stream"'),
-        # The emails are composed; the pass inserts them into the outbox.
-        ("enqueueing", "outbox_outboundemail", 'INSERT INTO "outbox_outboundemail"'),
+        # The emails are composed; the pass copies them into the outbox (core.bulk).
+        ("enqueueing", "outbox_outboundemail", 'COPY "outbox_outboundemail"'),
     ],
 )
 def test_a_worker_killed_during_a_batcher_pass_leaves_its_batch_to_the_next_worker(

@@ -396,6 +396,22 @@ FRAGMENTS = st.lists(
     max_size=8,
 ).map("".join)
 TEXT = st.one_of(ANY_TEXT, FRAGMENTS)
+
+
+def parsable_message_id(value: str) -> bool:
+    """Whether the standard library's header parser, this test's oracle, can read `value` as
+    a Message-ID at all: Python 3.11's raises IndexError on some (`"<"`), a bug of the
+    parser, not of either writer. Ours are always `<hex@domain>` (`mime.new_message_id`).
+    Asked of the value as both writers write it (on one line)."""
+    try:
+        str(policy.default.header_factory("Message-ID", one_line(value)))
+    except IndexError:
+        return False
+    except Exception:  # any other outcome is the test's to compare
+        return True
+    return True
+
+
 GOOD_ADDRESS = st.sampled_from(
     ["hamlet@example.com", "hamlet@bücher.example", "Iago@Example.COM", "a.b+c@sub.example.org"]
 )
@@ -441,7 +457,7 @@ NOW_VALUES = st.datetimes(
     user_id=st.integers(1, 2**63),
     from_name=TEXT,
     public_url=st.one_of(st.just("https://mm.example.org"), TEXT.map("https://x.org/".__add__)),
-    message_id=st.one_of(st.just(MESSAGE_ID), TEXT),
+    message_id=st.one_of(st.just(MESSAGE_ID), TEXT.filter(parsable_message_id)),
     reply_to=GOOD_ADDRESS,
     now=NOW_VALUES,
 )
