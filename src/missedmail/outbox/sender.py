@@ -128,6 +128,10 @@ _MARK_CLAIMED = (
     '"lease_expires_at" = %s, "lease_owner" = %s, "claimed_at" = %s, "updated_at" = %s '
     'WHERE "id" IN ({ids})'
 )
+_READY_BACKLOG = (
+    f'SELECT count(*) FROM (SELECT 1 FROM "{_OUTBOX}" '  # noqa: S608
+    f'WHERE "status" IN ({_READY_STATUSES_SQL}) AND "next_attempt_at" <= %s LIMIT %s) AS ready'
+)
 # The earliest ready time and the earliest lease expiry (see `wake_time_queries`), each the
 # first entry of its partial index, in one statement.
 _WAKE_TIMES = (
@@ -658,6 +662,18 @@ def next_wake_at() -> datetime | None:
     fields = (_field("next_attempt_at"), _field("lease_expires_at"))
     [times] = _converted(db, fields, [row])
     return earliest(*times)
+
+
+def ready_backlog(now: datetime, cap: int) -> int:
+    """How many emails are ready to send at `now` (queued or retrying, due), counted up to
+    `cap`: a bounded walk of the ready index, however long the queue (the batcher's
+    backpressure, worker/service.py)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.cursor() as cursor:
+        cursor.execute(_READY_BACKLOG, [db.ops.adapt_datetimefield_value(now), cap])
+        row = cursor.fetchone()
+    assert row is not None  # noqa: S101 -- a count returns one row
+    return int(row[0])
 
 
 def _field(name: str) -> Field[Any, Any]:

@@ -50,6 +50,14 @@ UNREACHABLE_ERRORS = (OperationalError, InterfaceError)
 # How often the heartbeat prunes the emailed ledger (scheduling/emailed.py); its retention
 # is days, so once an hour keeps it bounded at the cost of one query an hour.
 FORGET_EMAILED_EVERY = timedelta(hours=1)
+# Backpressure: while a drain lasts (a pass left due rows behind), the batcher composes no
+# further ahead of the senders than this many rounds of ready emails per sender. Composing
+# faster than sending gains nothing but a longer outbox queue, and an email queued behind it
+# waits for all of it: measured in the backlog benchmark once composing had become faster
+# than sending, a batch that fell due mid-drain was composed within 0.1 s and then waited
+# 2.0 s in the outbox. Over the cap, the batcher looks again after BACKPRESSURE_POLL.
+ROUNDS_AHEAD_PER_SENDER = 2
+BACKPRESSURE_POLL = timedelta(milliseconds=50)
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ class WorkerService:
         self._threads: list[threading.Thread] = []
         self._connections = 0
         self.last_batch_at: datetime | None = None  # the last pass that claimed anything
+        self._draining = False  # the last pass left due rows behind (see _batch_step)
         self.emailed_forgotten_at = datetime.min.replace(tzinfo=UTC)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -267,7 +276,10 @@ class WorkerService:
         return merged
 
     def _batch_step(self, now: datetime) -> datetime | None:
+        if self._draining and self._senders_behind(now):
+            return now + BACKPRESSURE_POLL
         result = send_due_batches(now, self.batcher_config)
+        self._draining = result.more_due
         if result.claimed_rows:
             self.last_batch_at = now
         if result.emails:
@@ -277,6 +289,10 @@ class WorkerService:
             for sender in self.senders[:wanted]:
                 sender.wake()
         return result.next_due
+
+    def _senders_behind(self, now: datetime) -> bool:
+        cap = ROUNDS_AHEAD_PER_SENDER * self.options.sender_batch * len(self.senders)
+        return outbox_sender.ready_backlog(now, cap) >= cap
 
     def _send_step_with(self, transport: Transport) -> Callable[[datetime], datetime | None]:
         def step(now: datetime) -> datetime | None:
