@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+from django.db import connection
 
 from missedmail.outbox.config import OutboxConfig
 from missedmail.outbox.drafts import EmailDraft
@@ -60,3 +64,17 @@ def make_draft(**changes: Any) -> EmailDraft:
         language="en",
     )
     return replace(draft, **changes)
+
+
+def in_thread(target: Callable[[], None]) -> threading.Thread:
+    """Run `target` on its own thread, hence its own database connection (closed after)."""
+
+    def run() -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread

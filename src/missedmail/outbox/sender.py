@@ -34,6 +34,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Case, F, Field, Q, QuerySet, Value, When
 
 from missedmail.clock import Clock
+from missedmail.core.bulk import sql_ids
 from missedmail.outbox.models import AttemptOutcome, DeliveryAttempt, EmailStatus, OutboundEmail
 from missedmail.outbox.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from missedmail.outbox.transports import (
@@ -229,9 +230,9 @@ def _mark_claimed(
 ) -> None:
     db = connections[DEFAULT_DB_ALIAS]
     at = db.ops.adapt_datetimefield_value
-    # The ids are the integers the locking read returned: written in, they cost no
-    # parameter conversion each.
-    sql = _MARK_CLAIMED.format(ids=", ".join(str(int(email_id)) for email_id in ids))
+    # The ids are the integers the locking read returned: written in (`sql_ids`), they
+    # cost no parameter conversion each.
+    sql = _MARK_CLAIMED.format(ids=sql_ids(ids))
     with db.cursor() as cursor:
         cursor.execute(sql, [at(lease_expires_at), owner, at(now), at(now)])
 

@@ -6,14 +6,14 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from missedmail.clock import ManualClock
 from missedmail.outbox.enqueue import enqueue_drafts
 from missedmail.outbox.models import OutboundEmail
 from missedmail.outbox.sender import claim_ready
 from tests.factories import make_org
-from tests.outbox_helpers import make_draft, outbox_config
+from tests.outbox_helpers import in_thread, make_draft, outbox_config
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -25,20 +25,6 @@ def queue_emails(clock: ManualClock, count: int) -> list[int]:
     drafts = [make_draft() for _ in range(count)]
     emails = enqueue_drafts(drafts, due_at=clock.now(), now=clock.now(), config=outbox_config())
     return [email.id for email in emails]
-
-
-def in_thread(target: Callable[[], None]) -> threading.Thread:
-    """Run `target` on its own thread, hence its own database connection."""
-
-    def run() -> None:
-        try:
-            target()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def test_a_claim_skips_rows_another_transaction_holds_instead_of_waiting(

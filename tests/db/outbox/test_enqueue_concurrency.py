@@ -9,31 +9,17 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from missedmail.clock import ManualClock
 from missedmail.outbox.enqueue import enqueue_drafts
 from missedmail.outbox.models import OutboundEmail
 from tests.factories import make_org
-from tests.outbox_helpers import make_draft, outbox_config
+from tests.outbox_helpers import in_thread, make_draft, outbox_config
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
 WAIT_SECONDS = 10  # a bound for a broken run, never a wait of a passing one
-
-
-def in_thread(target: Callable[[], None]) -> threading.Thread:
-    """Run `target` on its own thread, hence its own database connection."""
-
-    def run() -> None:
-        try:
-            target()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 def orm_insert(like: OutboundEmail, header: str) -> OutboundEmail:
