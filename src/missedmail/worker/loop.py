@@ -52,6 +52,8 @@ class WakeableLoop:
 
     `step` returns when it next wants to run (None: only when woken). `max_wait_seconds`
     bounds every sleep, for loops that must look again now and then even when idle.
+    `on_exit` runs on the loop's own thread as it ends (to close that thread's database
+    connection: Django gives one per thread, and only its thread may close it).
     """
 
     def __init__(
@@ -62,12 +64,14 @@ class WakeableLoop:
         *,
         max_wait_seconds: float | None = None,
         on_error: Callable[[BaseException], None] | None = None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._step = step
         self._clock = clock
         self._max_wait_seconds = max_wait_seconds
         self._on_error = on_error
+        self._on_exit = on_exit
         self._condition = threading.Condition()
         self._stopping = False
         self._wake_at: datetime | None = None  # guarded by _condition
@@ -131,6 +135,13 @@ class WakeableLoop:
         )
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
+
+    def _loop(self) -> None:
         # The first step runs at once: there may be work left from before a restart.
         self.wake()
         while True:

@@ -81,6 +81,22 @@ def test_stop_interrupts_a_long_sleep_promptly(clock: ManualClock, recorder: Rec
     assert not loop.is_alive
 
 
+def test_on_exit_runs_once_on_the_loops_own_thread_when_it_stops(
+    clock: ManualClock, recorder: Recorder
+) -> None:
+    exits: list[threading.Thread] = []
+    loop = WakeableLoop(
+        "test", recorder, clock, on_exit=lambda: exits.append(threading.current_thread())
+    )
+    loop.start()
+    recorder.wait_for_run()
+    assert exits == []
+    loop.stop(timeout=WAIT)
+    assert not loop.is_alive
+    assert [thread.name for thread in exits] == ["test"]
+    assert exits[0] is not threading.current_thread()
+
+
 def test_an_error_in_the_step_is_logged_and_retried_after_a_backoff(
     clock: ManualClock, recorder: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
