@@ -72,6 +72,9 @@ class Settings:
     debug: bool
     allowed_hosts: list[str]
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    # MISSEDMAIL_RENDER_AHEAD_SECONDS: how long before their due time pending notifications'
+    # messages are rendered, in the worker's idle time (worker/render_ahead.py); 0: never.
+    render_ahead_seconds: float = 60.0
 
     @property
     def outbox_dir(self) -> Path:
@@ -327,4 +330,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         debug=debug,
         allowed_hosts=allowed_hosts,
         delivery=parse_delivery(get),
+        render_ahead_seconds=parse_float(
+            "MISSEDMAIL_RENDER_AHEAD_SECONDS",
+            get("MISSEDMAIL_RENDER_AHEAD_SECONDS", "") or "60",
+            low=0,
+            high=86400,
+        ),
     )

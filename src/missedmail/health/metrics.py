@@ -62,6 +62,10 @@ EMAIL_RETRIES = Counter(
     "missedmail_email_retries",
     "Delivery attempts that failed transiently and were rescheduled.",
 )
+MESSAGES_RENDERED_AHEAD = Counter(
+    "missedmail_messages_rendered_ahead",
+    "Notified messages rendered before their due time, in the worker's idle time.",
+)
 BROKER_RECONNECTS = Counter(
     "missedmail_broker_reconnects",
     "Times the queue consumer reconnected to RabbitMQ after losing the connection.",

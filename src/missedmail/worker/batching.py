@@ -89,6 +89,9 @@ class PassResult:
     claimed_rows: int = 0
     more_due: bool = False
     next_due: datetime | None = None
+    # The first pending notification's due time, read after a pass that was not full
+    # (None otherwise, or when nothing is pending).
+    earliest_pending: datetime | None = None
     email_ids: list[int] = field(default_factory=list)
 
 
@@ -116,7 +119,11 @@ def send_due_batches(now: datetime, config: BatcherConfig) -> PassResult:
         for batch in failed:
             result.failed_users += 1
             _push_back(batch.user_id, batch.rows, now)
-    result.next_due = now if result.more_due else _next_pass(now)
+    if result.more_due:
+        result.next_due = now
+    else:
+        result.earliest_pending = earliest_pending()
+        result.next_due = _next_pass(now, result.earliest_pending)
     return result
 
 
@@ -132,8 +139,7 @@ def _over_budget(started: float, config: BatcherConfig) -> bool:
 LOCKED_ROWS_RECHECK_SECONDS = 0.5
 
 
-def _next_pass(now: datetime) -> datetime | None:
-    due = earliest_pending()
+def _next_pass(now: datetime, due: datetime | None) -> datetime | None:
     if due is not None and due <= now:
         return now + timedelta(seconds=LOCKED_ROWS_RECHECK_SECONDS)
     return due

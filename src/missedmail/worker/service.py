@@ -3,7 +3,8 @@
 Threads (each with its own database connection, as Django gives one per thread):
 - consumer   (when AMQP_URL is set): queue → `schedule_events`, acks after commit;
 - listener   (on PostgreSQL): NOTIFY from other processes → wakes the batcher;
-- batcher    sleeps until the earliest due notification, then runs one pass;
+- batcher    sleeps until the earliest due notification, then runs one pass; in its idle
+             time it renders ahead the messages of notifications soon due;
 - sender     sleeps until the earliest deliverable email, then delivers;
 - heartbeat  every few seconds: records that this process lives, and looks at the earliest
              due work so that work created by other processes is found even without NOTIFY.
@@ -39,9 +40,15 @@ from missedmail.scheduling.ingest import (
     schedule_events,
 )
 from missedmail.scheduling.models import EventSource
-from missedmail.worker.batching import BatcherConfig, earliest_pending_query, send_due_batches
+from missedmail.worker.batching import (
+    BatcherConfig,
+    PassResult,
+    earliest_pending_query,
+    send_due_batches,
+)
 from missedmail.worker.listener import DueListener
 from missedmail.worker.loop import WakeableLoop
+from missedmail.worker.render_ahead import RenderAhead
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +103,13 @@ def _drop_connection(_error: BaseException) -> None:
     connection.close()
 
 
+def _close_connection() -> None:
+    # A loop's thread ends: its connection would otherwise stay open until the process
+    # ends (a worker stopped and started again in one process, as tests do, leaks one
+    # session per thread).
+    connection.close()
+
+
 def unstorable_event(body: bytes, error: Exception) -> RawEvent:
     """A body the database refused even on its own: recorded as a rejected event, its text
     escaped (whatever it holds must not fail the record too)."""
@@ -133,7 +147,11 @@ class WorkerService:
         )
         self._stop = threading.Event()
         self.batcher = WakeableLoop(
-            "batcher", _fresh_connection(self._batch_step), clock, on_error=_drop_connection
+            "batcher",
+            _fresh_connection(self._batch_step),
+            clock,
+            on_error=_drop_connection,
+            on_exit=_close_connection,
         )
         self.transports = _sender_transports(transport, settings, self.options.sender_connections)
         self.senders = [
@@ -142,6 +160,7 @@ class WorkerService:
                 _fresh_connection(self._send_step_with(each)),
                 clock,
                 on_error=_drop_connection,
+                on_exit=_close_connection,
             )
             for n, each in enumerate(self.transports)
         ]
@@ -152,11 +171,14 @@ class WorkerService:
             clock,
             max_wait_seconds=self.options.heartbeat_seconds,
             on_error=_drop_connection,
+            on_exit=_close_connection,
         )
         self._threads: list[threading.Thread] = []
         self._connections = 0
         self.last_batch_at: datetime | None = None  # the last pass that claimed anything
         self._draining = False  # the last pass left due rows behind (see _batch_step)
+        ahead = settings.render_ahead_seconds
+        self.render_ahead = RenderAhead(timedelta(seconds=ahead)) if ahead > 0 else None
         self.emailed_forgotten_at = datetime.min.replace(tzinfo=UTC)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -288,7 +310,18 @@ class WorkerService:
             wanted = -(-result.emails // self.options.sender_batch)
             for sender in self.senders[:wanted]:
                 sender.wake()
-        return result.next_due
+        return self._render_ahead(now, result)
+
+    def _render_ahead(self, now: datetime, result: PassResult) -> datetime | None:
+        """A slice of rendering ahead when the pass left nothing due (worker/render_ahead.py):
+        the earlier of the next pass and the next slice."""
+        pending = result.earliest_pending
+        if self.render_ahead is None or pending is None or pending <= now:
+            return result.next_due  # nothing pending, or due rows another worker holds
+        again = self.render_ahead.step(now, pending)
+        if again is None or (result.next_due is not None and result.next_due <= again):
+            return result.next_due
+        return again
 
     def _senders_behind(self, now: datetime) -> bool:
         cap = ROUNDS_AHEAD_PER_SENDER * self.options.sender_batch * len(self.senders)

@@ -1,0 +1,194 @@
+"""The batcher's idle time spent rendering the messages of notifications about to fall due.
+
+Composing an email is half rendering its messages' Markdown (docs/performance.md), and
+notifications fall due in bursts: a stream message mentioned to many, an organisation's
+morning. Between passes the batcher waits; `RenderAhead.step` uses a slice of that wait to
+render, into the process's render cache, the messages of the pending notifications due
+within the horizon (`composing/ahead.py`), so that the pass at their due time only lays
+them out. The cache is pure, so this changes when the work is done, never its result.
+
+What runs when, and why:
+- Only after a pass that left nothing due (the batcher calls `step` then): due work always
+  goes first, and a slice is short (`ROWS_PER_SLICE`), so work that falls due during one
+  waits for the slice at most -- the loop runs the next pass before the next slice.
+- A scan reads the pending rows due within the horizon that an earlier scan did not read,
+  in slices: those due later than what was scanned before, or inserted since (a higher id:
+  a notification that joins a batch already scanned shares its due time). A finished scan
+  is repeated every quarter horizon while rows are pending within it; with nothing pending
+  within the horizon, the batcher is asked to come back when something enters it, and no
+  query is made meanwhile (the idle target: heartbeats only).
+- What was rendered ahead and is not yet due is kept under half the render cache
+  (`composing.content.CACHE_CHARACTERS`): the cache forgets the least recently used, which
+  would be the renderings due soonest.
+- Several workers each render ahead the same rows (any of them may claim them); the work
+  is done in their idle time, the price of not coordinating.
+- Anything failing here is logged (no content) and ignored: composing at the due time
+  renders what was not rendered ahead, and meets the same error if there is one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+
+from missedmail.composing.ahead import render_ahead
+from missedmail.composing.content import CACHE_CHARACTERS
+from missedmail.composing.data import BatchData
+from missedmail.composing.entries import NotificationEntry
+from missedmail.composing.preload import preload_batches
+from missedmail.events import Trigger
+from missedmail.health import metrics
+from missedmail.scheduling.models import ScheduledNotification
+
+logger = logging.getLogger(__name__)
+
+# Rows read and rendered per slice: about 10-30 ms of work on the benchmark's machine, so a
+# notification falling due during a slice is hardly delayed (the punctuality target is
+# 250 ms at the 99th percentile).
+ROWS_PER_SLICE = 100
+# What is rendered ahead and not yet due, at most (characters of source, as the cache
+# charges them); the other half of the cache serves the stream messages' later readers.
+HELD_CHARACTERS = CACHE_CHARACTERS // 2
+
+# (user id, entries, what to read) -> characters rendered; injected by tests.
+Renderer = Callable[[int, Sequence[NotificationEntry], BatchData], int]
+
+_Row = tuple[int, int, int, str, int | None, datetime]  # id, user, message, trigger, group, due
+
+
+@dataclass
+class _Scan:
+    """One scan of the horizon, read in slices ordered by (due time, id)."""
+
+    end: datetime  # rows due up to here
+    after_due: datetime | None  # ... and due after the last scan's end,
+    after_id: int  # ... or inserted after the last scan began
+    position: tuple[datetime, int] | None = None  # the last row read
+    highest_id: int = 0
+
+
+class RenderAhead:
+    """The batcher thread's state for rendering ahead; not thread-safe (one thread)."""
+
+    def __init__(
+        self,
+        horizon: timedelta,
+        *,
+        rows_per_slice: int = ROWS_PER_SLICE,
+        held_characters: int = HELD_CHARACTERS,
+        render: Renderer = render_ahead,
+    ) -> None:
+        self.horizon = horizon
+        self.rows_per_slice = rows_per_slice
+        self.held_characters = held_characters
+        self._render = render
+        self._scan: _Scan | None = None
+        self._scanned_until: datetime | None = None  # the last finished scan's end
+        self._scanned_id = 0  # the highest id the last finished scan read
+        self._next_scan_at: datetime | None = None
+        self._held: deque[tuple[datetime, int]] = deque()  # (due, characters), by due time
+        self._held_total = 0
+
+    def step(self, now: datetime, earliest_pending: datetime) -> datetime | None:
+        """One slice, if one is worth doing; returns when to come back (None: when woken).
+
+        `earliest_pending`: the due time of the first pending notification, after `now`
+        (the caller's pass left nothing due)."""
+        if earliest_pending > now + self.horizon:
+            return earliest_pending - self.horizon
+        self._forget_due(now)
+        if self._held_total >= self.held_characters:
+            return self._held[0][0]  # room again once the soonest of them is due
+        if self._scan is None:
+            if self._next_scan_at is not None and now < self._next_scan_at:
+                return self._next_scan_at
+            self._scan = _Scan(now + self.horizon, self._scanned_until, self._scanned_id)
+        try:
+            finished = self._slice(now, self._scan)
+        except Exception as error:
+            logger.warning("action=render_ahead_failed error=%s", type(error).__name__)
+            finished = True  # start afresh at the next scan
+        if not finished:
+            return now
+        self._finish(now)
+        return self._next_scan_at
+
+    def _finish(self, now: datetime) -> None:
+        scan, self._scan = self._scan, None
+        if scan is not None:
+            self._scanned_until = scan.end
+            self._scanned_id = max(self._scanned_id, scan.highest_id)
+        self._next_scan_at = now + self.horizon / 4
+
+    def _slice(self, now: datetime, scan: _Scan) -> bool:
+        """Read and render one slice of the scan; True when the scan is finished."""
+        rows = _rows(now, scan, self.rows_per_slice)
+        if rows:
+            last = rows[-1]
+            scan.position = (last[5], last[0])
+            scan.highest_id = max(scan.highest_id, max(row[0] for row in rows))
+            self._render_rows(rows)
+        return len(rows) < self.rows_per_slice
+
+    def _render_rows(self, rows: list[_Row]) -> None:
+        work: dict[int, list[NotificationEntry]] = defaultdict(list)
+        due: dict[int, datetime] = {}
+        for _id, user_id, message_id, trigger, group_id, due_at in rows:
+            work[user_id].append(NotificationEntry(message_id, Trigger(trigger), group_id))
+            due[user_id] = min(due_at, due.get(user_id, due_at))
+        data = preload_batches(work)
+        rendered = 0
+        for user_id, entries in work.items():
+            try:
+                characters = self._render(user_id, entries, data)
+            except Exception as error:  # composing meets it again, and records it
+                logger.debug(
+                    "action=render_ahead_user_failed user_id=%d error=%s",
+                    user_id,
+                    type(error).__name__,
+                )
+                continue
+            if characters:
+                rendered += len(entries)
+                self._hold(due[user_id], characters)
+        metrics.MESSAGES_RENDERED_AHEAD.inc(rendered)
+        logger.debug("action=rendered_ahead rows=%d users=%d", len(rows), len(work))
+
+    def _hold(self, due: datetime, characters: int) -> None:
+        # Rows are read by due time, so appending keeps the deque (nearly) in due order.
+        self._held.append((due, characters))
+        self._held_total += characters
+
+    def _forget_due(self, now: datetime) -> None:
+        while self._held and self._held[0][0] <= now:
+            self._held_total -= self._held.popleft()[1]
+
+
+def _rows(now: datetime, scan: _Scan, limit: int) -> list[_Row]:
+    """The scan's next rows: pending, due after now and by the scan's end, not read by the
+    previous scan (see the module's docstring), after the scan's position."""
+    rows = ScheduledNotification.objects.filter(
+        scheduled_timestamp__gt=now, scheduled_timestamp__lte=scan.end
+    )
+    if scan.after_due is not None:
+        rows = rows.filter(Q(scheduled_timestamp__gt=scan.after_due) | Q(id__gt=scan.after_id))
+    if scan.position is not None:
+        due, row_id = scan.position
+        rows = rows.filter(
+            Q(scheduled_timestamp__gt=due) | Q(scheduled_timestamp=due, id__gt=row_id)
+        )
+    return list(
+        rows.order_by("scheduled_timestamp", "id").values_list(
+            "id",
+            "user_id",
+            "message_id",
+            "trigger",
+            "mentioned_user_group_id",
+            "scheduled_timestamp",
+        )[:limit]
+    )
