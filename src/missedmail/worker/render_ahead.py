@@ -9,7 +9,7 @@ them out. The cache is pure, so this changes when the work is done, never its re
 
 What runs when, and why:
 - Only after a pass that left nothing due (the batcher calls `step` then): due work always
-  goes first, and a slice is short (`ROWS_PER_SLICE`), so work that falls due during one
+  goes first, and a slice is short (`SLICE_SECONDS`), so work that falls due during one
   waits for the slice at most -- the loop runs the next pass before the next slice.
 - A scan reads the pending rows due within the horizon that an earlier scan did not read,
   in slices: those due later than what was scanned before, or inserted since (a higher id:
@@ -29,6 +29,7 @@ What runs when, and why:
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from django.db.models import Q
 
 from missedmail.composing.ahead import render_ahead
 from missedmail.composing.content import CACHE_CHARACTERS
-from missedmail.composing.data import BatchData
+from missedmail.composing.data import BatchData, DirectData
 from missedmail.composing.entries import NotificationEntry
 from missedmail.composing.preload import preload_batches
 from missedmail.events import Trigger
@@ -47,10 +48,13 @@ from missedmail.scheduling.models import ScheduledNotification
 
 logger = logging.getLogger(__name__)
 
-# Rows read and rendered per slice: about 10-30 ms of work on the benchmark's machine, so a
-# notification falling due during a slice is hardly delayed (the punctuality target is
-# 250 ms at the 99th percentile).
-ROWS_PER_SLICE = 100
+# Rows read (and their data preloaded, in a fixed dozen queries) at a time, and the seconds
+# of rendering per slice: a notification falling due during a slice waits for its end, and
+# the punctuality target is 250 ms at the 99th percentile. A read of 100 rows takes about
+# 60 ms to render on the benchmark's slower machine; reading 50 at a time instead cost a
+# third more CPU in queries and preloading, so reads stay large and slices are cut by time.
+ROWS_PER_READ = 100
+SLICE_SECONDS = 0.025
 # What is rendered ahead and not yet due, at most (characters of source, as the cache
 # charges them); the other half of the cache serves the stream messages' later readers.
 HELD_CHARACTERS = CACHE_CHARACTERS // 2
@@ -63,13 +67,22 @@ _Row = tuple[int, int, int, str, int | None, datetime]  # id, user, message, tri
 
 @dataclass
 class _Scan:
-    """One scan of the horizon, read in slices ordered by (due time, id)."""
+    """One scan of the horizon, read ROWS_PER_READ rows at a time by (due time, id)."""
 
     end: datetime  # rows due up to here
     after_due: datetime | None  # ... and due after the last scan's end,
     after_id: int  # ... or inserted after the last scan began
     position: tuple[datetime, int] | None = None  # the last row read
     highest_id: int = 0
+
+
+@dataclass
+class _Read:
+    """Rows read and preloaded, their users not all rendered yet."""
+
+    data: BatchData
+    users: deque[tuple[int, list[NotificationEntry], datetime]]  # user, entries, due
+    last: bool  # the read was short: the scan has nothing more
 
 
 class RenderAhead:
@@ -79,15 +92,20 @@ class RenderAhead:
         self,
         horizon: timedelta,
         *,
-        rows_per_slice: int = ROWS_PER_SLICE,
+        rows_per_read: int = ROWS_PER_READ,
+        slice_seconds: float | None = SLICE_SECONDS,
         held_characters: int = HELD_CHARACTERS,
         render: Renderer = render_ahead,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.horizon = horizon
-        self.rows_per_slice = rows_per_slice
+        self.rows_per_read = rows_per_read
+        self.slice_seconds = slice_seconds  # None: a slice renders the whole read
         self.held_characters = held_characters
         self._render = render
+        self._monotonic = monotonic
         self._scan: _Scan | None = None
+        self._read: _Read | None = None
         self._scanned_until: datetime | None = None  # the last finished scan's end
         self._scanned_id = 0  # the highest id the last finished scan read
         self._next_scan_at: datetime | None = None
@@ -104,16 +122,23 @@ class RenderAhead:
         self._forget_due(now)
         if self._held_total >= self.held_characters:
             return self._held[0][0]  # room again once the soonest of them is due
-        if self._scan is None:
-            if self._next_scan_at is not None and now < self._next_scan_at:
+        if self._read is None:
+            if self._scan is None:
+                if self._next_scan_at is not None and now < self._next_scan_at:
+                    return self._next_scan_at
+                self._scan = _Scan(now + self.horizon, self._scanned_until, self._scanned_id)
+            try:
+                self._read = self._next_read(now, self._scan)
+            except Exception as error:
+                logger.warning("action=render_ahead_failed error=%s", type(error).__name__)
+                self._finish(now)  # start afresh at the next scan
                 return self._next_scan_at
-            self._scan = _Scan(now + self.horizon, self._scanned_until, self._scanned_id)
-        try:
-            finished = self._slice(now, self._scan)
-        except Exception as error:
-            logger.warning("action=render_ahead_failed error=%s", type(error).__name__)
-            finished = True  # start afresh at the next scan
-        if not finished:
+        read = self._read
+        self._render_some(read)
+        if read.users:
+            return now
+        self._read = None
+        if not read.last:
             return now
         self._finish(now)
         return self._next_scan_at
@@ -125,39 +150,48 @@ class RenderAhead:
             self._scanned_id = max(self._scanned_id, scan.highest_id)
         self._next_scan_at = now + self.horizon / 4
 
-    def _slice(self, now: datetime, scan: _Scan) -> bool:
-        """Read and render one slice of the scan; True when the scan is finished."""
-        rows = _rows(now, scan, self.rows_per_slice)
+    def _next_read(self, now: datetime, scan: _Scan) -> _Read:
+        rows = _rows(now, scan, self.rows_per_read)
         if rows:
-            last = rows[-1]
-            scan.position = (last[5], last[0])
+            scan.position = (rows[-1][5], rows[-1][0])
             scan.highest_id = max(scan.highest_id, max(row[0] for row in rows))
-            self._render_rows(rows)
-        return len(rows) < self.rows_per_slice
-
-    def _render_rows(self, rows: list[_Row]) -> None:
         work: dict[int, list[NotificationEntry]] = defaultdict(list)
         due: dict[int, datetime] = {}
         for _id, user_id, message_id, trigger, group_id, due_at in rows:
             work[user_id].append(NotificationEntry(message_id, Trigger(trigger), group_id))
             due[user_id] = min(due_at, due.get(user_id, due_at))
-        data = preload_batches(work)
+        data = preload_batches(work) if work else DirectData()
+        users = deque((user_id, entries, due[user_id]) for user_id, entries in work.items())
+        return _Read(data, users, last=len(rows) < self.rows_per_read)
+
+    def _render_some(self, read: _Read) -> None:
+        """Render users of the read until the slice's time is up or the budget is held."""
+        started = self._monotonic()
         rendered = 0
-        for user_id, entries in work.items():
-            try:
-                characters = self._render(user_id, entries, data)
-            except Exception as error:  # composing meets it again, and records it
-                logger.debug(
-                    "action=render_ahead_user_failed user_id=%d error=%s",
-                    user_id,
-                    type(error).__name__,
-                )
-                continue
-            if characters:
-                rendered += len(entries)
-                self._hold(due[user_id], characters)
+        while read.users and self._held_total < self.held_characters:
+            rendered += self._render_one(read.data, *read.users.popleft())
+            elapsed = self._monotonic() - started
+            if self.slice_seconds is not None and elapsed >= self.slice_seconds:
+                break
         metrics.MESSAGES_RENDERED_AHEAD.inc(rendered)
-        logger.debug("action=rendered_ahead rows=%d users=%d", len(rows), len(work))
+
+    def _render_one(
+        self, data: BatchData, user_id: int, entries: list[NotificationEntry], due: datetime
+    ) -> int:
+        """Render one user's messages; how many notifications that served."""
+        try:
+            characters = self._render(user_id, entries, data)
+        except Exception as error:  # composing meets it again, and records it
+            logger.debug(
+                "action=render_ahead_user_failed user_id=%d error=%s",
+                user_id,
+                type(error).__name__,
+            )
+            return 0
+        if not characters:
+            return 0
+        self._hold(due, characters)
+        return len(entries)
 
     def _hold(self, due: datetime, characters: int) -> None:
         # Rows are read by due time, so appending keeps the deque (nearly) in due order.

@@ -159,7 +159,7 @@ def test_only_rows_due_within_the_horizon_are_rendered(org: Org, clock: ManualCl
     schedule(one_dm_each(org, 500, 2), now + timedelta(seconds=30))
     schedule(one_dm_each(org, 600, 1), now + timedelta(seconds=90))
     recorder = Recorder()
-    ahead = RenderAhead(HORIZON, render=recorder)
+    ahead = RenderAhead(HORIZON, slice_seconds=None, render=recorder)
 
     assert run_scan(ahead, now, now + timedelta(seconds=30)) == now + HORIZON / 4
     assert sorted(recorder.users()) == [500, 501]
@@ -183,7 +183,7 @@ def test_nothing_pending_within_the_horizon_costs_no_query_and_names_when_to_com
     recorder = Recorder()
 
     with CaptureQueriesContext(connection) as queries:
-        again = RenderAhead(HORIZON, render=recorder).step(now, due)
+        again = RenderAhead(HORIZON, slice_seconds=None, render=recorder).step(now, due)
 
     assert again == due - HORIZON
     assert len(queries) == 0
@@ -195,7 +195,7 @@ def test_a_scan_goes_in_slices_and_renders_each_row_once(org: Org, clock: Manual
     due = now + timedelta(seconds=10)
     schedule(one_dm_each(org, 500, 5), due)
     recorder = Recorder()
-    ahead = RenderAhead(HORIZON, rows_per_slice=2, render=recorder)
+    ahead = RenderAhead(HORIZON, rows_per_read=2, slice_seconds=None, render=recorder)
 
     steps = [ahead.step(now, due) for _ in range(3)]
 
@@ -203,6 +203,35 @@ def test_a_scan_goes_in_slices_and_renders_each_row_once(org: Org, clock: Manual
     assert recorder.users() == [500, 501, 502, 503, 504]
     assert run_scan(ahead, now + HORIZON / 4, due) == now + HORIZON / 2
     assert len(recorder.calls) == 5  # the next scan read nothing again
+
+
+class TickingClock:
+    """A monotonic clock that advances 10 ms each time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        reading = self.now
+        self.now += 0.010
+        return reading
+
+
+def test_a_slice_stops_when_its_time_is_up_and_the_next_goes_on_without_reading_again(
+    org: Org, clock: ManualClock
+) -> None:
+    now = clock.now()
+    due = now + timedelta(seconds=10)
+    schedule(one_dm_each(org, 500, 5), due)
+    recorder = Recorder()
+    ahead = RenderAhead(HORIZON, slice_seconds=0.025, render=recorder, monotonic=TickingClock())
+
+    assert ahead.step(now, due) == now
+    assert recorder.users() == [500, 501, 502]  # 10, 20, 30 ms: the third used it up
+    with CaptureQueriesContext(connection) as queries:
+        assert ahead.step(now, due) == now + HORIZON / 4
+    assert recorder.users() == [500, 501, 502, 503, 504]
+    assert len(queries) == 0  # the rest of the same read
 
 
 def test_a_notification_joining_a_scanned_batch_is_rendered_at_the_next_scan(
@@ -213,7 +242,7 @@ def test_a_notification_joining_a_scanned_batch_is_rendered_at_the_next_scan(
     first = one_dm_each(org, 500, 1)
     schedule(first, due)
     recorder = Recorder()
-    ahead = RenderAhead(HORIZON, render=recorder)
+    ahead = RenderAhead(HORIZON, slice_seconds=None, render=recorder)
     run_scan(ahead, now, due)
 
     reader = first[0][0]
@@ -231,7 +260,9 @@ def test_rows_already_due_are_left_to_the_batcher(org: Org, clock: ManualClock) 
     schedule(one_dm_each(org, 600, 1), now + timedelta(seconds=5))
     recorder = Recorder()
 
-    run_scan(RenderAhead(HORIZON, render=recorder), now, now + timedelta(seconds=5))
+    run_scan(
+        RenderAhead(HORIZON, slice_seconds=None, render=recorder), now, now + timedelta(seconds=5)
+    )
 
     assert recorder.users() == [600]
 
@@ -243,7 +274,9 @@ def test_what_is_rendered_ahead_and_not_yet_due_stays_within_its_budget(
     for n, event in enumerate(one_dm_each(org, 500, 5)):
         schedule([event], now + timedelta(seconds=10 * (n + 1)))
     recorder = Recorder(characters=100)
-    ahead = RenderAhead(HORIZON, rows_per_slice=1, held_characters=250, render=recorder)
+    ahead = RenderAhead(
+        HORIZON, rows_per_read=1, slice_seconds=None, held_characters=250, render=recorder
+    )
     first_due = now + timedelta(seconds=10)
 
     steps = [ahead.step(now, first_due) for _ in range(4)]
@@ -263,7 +296,9 @@ def test_a_user_whose_rendering_fails_does_not_stop_the_others(
     schedule(one_dm_each(org, 500, 3), now + timedelta(seconds=10))
     recorder = Recorder(failing_user=501)
 
-    run_scan(RenderAhead(HORIZON, render=recorder), now, now + timedelta(seconds=10))
+    run_scan(
+        RenderAhead(HORIZON, slice_seconds=None, render=recorder), now, now + timedelta(seconds=10)
+    )
 
     assert recorder.users() == [500, 502]
 
@@ -288,11 +323,13 @@ def test_the_batcher_renders_ahead_once_its_pass_left_nothing_due(
     schedule(soon, clock.now() + timedelta(seconds=20))
     worker = make_worker(clock, 60)
 
-    again = worker._batch_step(clock.now())
+    steps = [worker._batch_step(clock.now())]
+    while steps[-1] == clock.now() and len(steps) < 10:  # slices end on time: go on
+        steps.append(worker._batch_step(clock.now()))
 
     # The due batch was composed (its message rendered), then the others' were rendered
-    # ahead in the same step; the scan is finished, so the next look is the next scan.
-    assert again == clock.now() + HORIZON / 4
+    # ahead; once the scan is finished, the next look is the next scan.
+    assert steps[-1] == clock.now() + HORIZON / 4
     assert ScheduledNotification.objects.filter(user_id=500).count() == 0
     assert len(renderings) == 3
     renderings.clear()
