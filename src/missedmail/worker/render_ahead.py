@@ -133,6 +133,8 @@ class RenderAhead:
                 logger.warning("action=render_ahead_failed error=%s", type(error).__name__)
                 self._finish(now)  # start afresh at the next scan
                 return self._next_scan_at
+            if self._read.users:
+                return now  # reading was this slice's work; rendering is the next's
         read = self._read
         self._render_some(read)
         if read.users:

@@ -197,9 +197,11 @@ def test_a_scan_goes_in_slices_and_renders_each_row_once(org: Org, clock: Manual
     recorder = Recorder()
     ahead = RenderAhead(HORIZON, rows_per_read=2, slice_seconds=None, render=recorder)
 
-    steps = [ahead.step(now, due) for _ in range(3)]
+    steps = [ahead.step(now, due) for _ in range(6)]
 
-    assert steps == [now, now, now + HORIZON / 4]  # 2 + 2 + 1 rows: the last slice is short
+    # Each read of 2, 2 and 1 rows is a slice, and rendering it another; the short read
+    # ends the scan.
+    assert steps == [now] * 5 + [now + HORIZON / 4]
     assert recorder.users() == [500, 501, 502, 503, 504]
     assert run_scan(ahead, now + HORIZON / 4, due) == now + HORIZON / 2
     assert len(recorder.calls) == 5  # the next scan read nothing again
@@ -226,6 +228,8 @@ def test_a_slice_stops_when_its_time_is_up_and_the_next_goes_on_without_reading_
     recorder = Recorder()
     ahead = RenderAhead(HORIZON, slice_seconds=0.025, render=recorder, monotonic=TickingClock())
 
+    assert ahead.step(now, due) == now  # the read
+    assert recorder.users() == []
     assert ahead.step(now, due) == now
     assert recorder.users() == [500, 501, 502]  # 10, 20, 30 ms: the third used it up
     with CaptureQueriesContext(connection) as queries:
@@ -279,13 +283,15 @@ def test_what_is_rendered_ahead_and_not_yet_due_stays_within_its_budget(
     )
     first_due = now + timedelta(seconds=10)
 
-    steps = [ahead.step(now, first_due) for _ in range(4)]
+    steps = [ahead.step(now, first_due) for _ in range(7)]
 
-    # Three slices hold 300 characters: the fourth step waits for the first to fall due.
-    assert steps == [now, now, now, first_due]
+    # Three reads and renderings hold 300 characters: the next step waits for the first
+    # of them to fall due.
+    assert steps == [now] * 6 + [first_due]
     assert recorder.users() == [500, 501, 502]
     # Once it is due, its characters are free again, and the scan goes on where it was.
-    assert ahead.step(first_due, first_due + timedelta(seconds=10)) == first_due
+    second_due = first_due + timedelta(seconds=10)
+    assert [ahead.step(first_due, second_due) for _ in range(3)] == [first_due] * 2 + [second_due]
     assert recorder.users() == [500, 501, 502, 503]
 
 
