@@ -328,14 +328,27 @@ class MessageData:
         return sorted({self.sender_id, *self.to})
 
 
+class _Changeable(NamedTuple):
+    """The fields a re-post may change (`_check_unchanged` refuses the others), in the order
+    of `_MESSAGE_UPDATED_FIELDS`: compared as a whole to skip rewriting unchanged messages."""
+
+    stream_id: int | None
+    topic: str
+    content: str
+    rendered_content: str | None
+    date_sent: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class _StoredMessage:
-    """The immutable fields of a message already stored (what a re-post may not change)."""
+    """A message already stored: its immutable fields (what a re-post may not change) and
+    its current values of the others."""
 
     realm_id: int
     sender_id: int
     type: str
     conversation_id: int | None
+    changeable: _Changeable
 
 
 @dataclass
@@ -357,9 +370,10 @@ def store_messages(messages: Sequence[MessageData]) -> list[int]:
     recipients (with their flags) become what the request says. The realm, sender, type and
     DM participants of a message cannot change (`IMMUTABLE_FIELD`).
 
-    Built for batches of a thousand: reads are a handful of raw queries and new rows go in
-    with one bulk insert per table (`missedmail.core.bulk`); only updates of messages that
-    already exist go through model instances.
+    Built for batches of a thousand: reads are a handful of raw queries, new rows go in
+    with one bulk insert per table and changed rows with one keyed bulk UPDATE per table
+    (`missedmail.core.bulk`), so a batch costs the same number of statements whatever its
+    size. A re-posted message or recipient whose values are already stored is not written.
     """
     with transaction.atomic():
         refs = _fetch_references(messages)
@@ -397,11 +411,33 @@ def _fetch_references(messages: Sequence[MessageData]) -> _References:
     # Locked, so two requests upserting the same message serialise instead of racing.
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     m = Message
+    # The changeable values are read too (an empty result for new messages), so that
+    # `_write_messages` rewrites only the messages a re-post changes.
     refs.existing = {
-        message_id: _StoredMessage(realm_id, sender_id, kind, conversation_id)
-        for message_id, realm_id, sender_id, kind, conversation_id in bulk.fetch(
+        message_id: _StoredMessage(
+            realm_id,
+            sender_id,
+            kind,
+            conversation_id,
+            _Changeable(stream_id, topic, content, rendered, bulk.aware(date_sent)),
+        )
+        for (
+            message_id,
+            realm_id,
+            sender_id,
+            kind,
+            conversation_id,
+            stream_id,
+            topic,
+            content,
+            rendered,
+            date_sent,
+        ) in bulk.fetch(
             f"SELECT id, {bulk.column(m, 'realm')}, {bulk.column(m, 'sender')}, "  # noqa: S608
-            f"{bulk.column(m, 'type')}, {bulk.column(m, 'conversation')} FROM {bulk.table(m)} "
+            f"{bulk.column(m, 'type')}, {bulk.column(m, 'conversation')}, "
+            f"{bulk.column(m, 'stream')}, {bulk.column(m, 'topic')}, "
+            f"{bulk.column(m, 'content')}, {bulk.column(m, 'rendered_content')}, "
+            f"{bulk.utc_wall_time(bulk.column(m, 'date_sent'))} FROM {bulk.table(m)} "
             f"WHERE id IN ({bulk.sql_ids({message.id for message in messages})}) "
             f"ORDER BY id{lock}"
         )
@@ -521,15 +557,29 @@ _MESSAGE_FIELDS = (
     "rendered_content",
     "date_sent",
 )
-# What a re-post may change; the other fields are checked unchanged (`_check_unchanged`).
+# What a re-post may change, in `_Changeable`'s order; the other fields are checked
+# unchanged (`_check_unchanged`).
 _MESSAGE_UPDATED_FIELDS = ("stream", "topic", "content", "rendered_content", "date_sent")
 
 
 def _write_messages(messages: Sequence[MessageData], refs: _References) -> None:
     conversations: dict[str, int] = {}
     new_rows: list[tuple[object, ...]] = []
-    updated: list[Message] = []
+    changed_rows: list[tuple[object, ...]] = []
     for message in messages:
+        stored = refs.existing.get(message.id)
+        if stored is not None:
+            # Its conversation is stored already and cannot change (`_check_unchanged`).
+            wanted = _Changeable(
+                message.stream_id,
+                message.topic,
+                message.content,
+                message.rendered_content,
+                message.date_sent,
+            )
+            if wanted != stored.changeable:
+                changed_rows.append((message.id, *wanted))
+            continue
         conversation_id = None
         if message.type == MessageType.DIRECT:
             key = participants_key(message.participant_ids)
@@ -538,18 +588,6 @@ def _write_messages(messages: Sequence[MessageData], refs: _References) -> None:
                     message.realm_id, message.participant_ids
                 ).id
             conversation_id = conversations[key]
-        if message.id in refs.existing:
-            updated.append(
-                Message(
-                    id=message.id,
-                    stream_id=message.stream_id,
-                    topic=message.topic,
-                    content=message.content,
-                    rendered_content=message.rendered_content,
-                    date_sent=message.date_sent,
-                )
-            )
-            continue
         new_rows.append(
             (
                 message.id,
@@ -565,8 +603,7 @@ def _write_messages(messages: Sequence[MessageData], refs: _References) -> None:
             )
         )
     bulk.insert_rows(Message, _MESSAGE_FIELDS, new_rows)
-    if updated:
-        Message.objects.bulk_update(updated, _MESSAGE_UPDATED_FIELDS)
+    bulk.update_rows(Message, _MESSAGE_UPDATED_FIELDS, changed_rows)
     _write_recipients(messages, refs.existing.keys())
 
 
@@ -584,7 +621,7 @@ def _write_recipients(messages: Sequence[MessageData], existing_ids: Collection[
             )
         }
     new_rows: list[tuple[object, ...]] = []
-    to_update: list[UserMessage] = []
+    changed_flags: list[tuple[int, int]] = []  # (row id, flags)
     wanted: set[tuple[int, int]] = set()
     for message in messages:
         for recipient in message.recipients:
@@ -594,11 +631,10 @@ def _write_recipients(messages: Sequence[MessageData], existing_ids: Collection[
             if stored is None:
                 new_rows.append((recipient.user_id, message.id, recipient.flags))
             elif stored[1] != recipient.flags:
-                to_update.append(UserMessage(id=stored[0], flags=recipient.flags))
+                changed_flags.append((stored[0], recipient.flags))
     stale = [row_id for key, (row_id, _flags) in current.items() if key not in wanted]
     bulk.insert_rows(UserMessage, ("user", "message", "flags"), new_rows)
-    if to_update:
-        UserMessage.objects.bulk_update(to_update, ["flags"])
+    bulk.update_rows(UserMessage, ("flags",), changed_flags)
     if stale:
         UserMessage.objects.filter(id__in=stale).delete()
 
