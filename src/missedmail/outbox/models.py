@@ -24,13 +24,22 @@ class EmailStatus(models.TextChoices):
 
 
 class OutboundEmail(models.Model):
-    user = models.ForeignKey(UserProfile, on_delete=models.CASCADE, related_name="+")
-    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="+")
+    # No index of their own (migration 0005): each new version of a row goes into every
+    # index (a status change is never a HOT update), and nothing reads these two alone.
+    # A user's emails are read, and a deleted user's found, through `email_user_recent`,
+    # which leads with `user`; nothing reads by realm (a deleted realm's emails are found by
+    # a scan, once).
+    user = models.ForeignKey(
+        UserProfile, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="+", db_index=False)
     message_ids = models.JSONField()
     subject = models.TextField()
     to_address = models.CharField(max_length=254)
     envelope_from = models.CharField(max_length=254)
-    message_id_header = models.CharField(max_length=255, unique=True)
+    # Unique by the constraint in Meta, not `unique=True`, which on PostgreSQL also builds
+    # a second index for LIKE searches that nothing makes.
+    message_id_header = models.CharField(max_length=255)
     thread_root = models.CharField(max_length=255)
     mime = models.BinaryField(help_text="The whole RFC 5322 message, sent as is on every attempt")
     status = models.CharField(
@@ -51,6 +60,10 @@ class OutboundEmail(models.Model):
 
     class Meta:
         constraints = [
+            # The name PostgreSQL gave the column's UNIQUE in migration 0001, kept as it is.
+            models.UniqueConstraint(
+                fields=["message_id_header"], name="outbox_outboundemail_message_id_header_key"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in EmailStatus]), name="email_status_valid"
             ),
@@ -60,18 +73,25 @@ class OutboundEmail(models.Model):
             ),
         ]
         indexes = [
-            # The sender's claim query: only rows still to deliver, by time.
+            # The sender's claim query: only rows still to deliver, in the claim's order
+            # (time, then id), so a claim reads its `limit` first entries and stops instead
+            # of sorting every ready row. Also the ready backlog's count and the wake-up time.
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=Q(status__in=["queued", "retrying"]),
                 name="email_ready",
             ),
+            # The claim's expired leases and the wake-up time.
             models.Index(
                 fields=["lease_expires_at"],
                 condition=Q(status="sending"),
                 name="email_leased",
             ),
+            # A user's emails, newest first (ops: the user page and the email list filtered
+            # by user; api/history.py); a deleted user's emails.
             models.Index(fields=["user", "-created_at"], name="email_user_recent"),
+            # Emails by status and time (ops: activity, figures, the filtered email list;
+            # outbox/operations.py: the failed emails).
             models.Index(fields=["status", "updated_at"], name="email_status_updated"),
         ]
 

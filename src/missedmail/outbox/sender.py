@@ -118,11 +118,21 @@ _CLAIM_FIELDS = tuple(
 )
 _CLAIM_NAMES = frozenset(model_field.attname for model_field in _CLAIM_FIELDS)
 _CLAIM_COLUMNS = ", ".join(f'"{model_field.column}"' for model_field in _CLAIM_FIELDS)
+# The locking read, in two parts so that each reads its own partial index in the claim's
+# order and stops at `limit`: the expired leases (`email_leased`; almost always none), then
+# the ready rows (`email_ready`, which is in this order) for the rest of the limit. The one
+# `OR` of both that it was could be read in order from neither index, so every claim read
+# and sorted every ready row (EXPLAIN ANALYZE, 2,700 ready rows: 3.8 ms a claim, now
+# 0.26 ms; it grew with the queue). Expired leases are therefore taken first: they are the
+# older work (they were ready before their lease was taken). `{lock}`: `_select_ready`.
 _SELECT_READY = (
-    f'SELECT {_CLAIM_COLUMNS} FROM "{_OUTBOX}" '  # noqa: S608
-    f'WHERE ("status" IN ({_READY_STATUSES_SQL}) AND "next_attempt_at" <= %s) '
-    f'OR ("status" = {_SENDING_SQL} AND "lease_expires_at" <= %s) '
-    'ORDER BY "next_attempt_at", "id" LIMIT %s'
+    f'WITH "leased" AS (SELECT {_CLAIM_COLUMNS} FROM "{_OUTBOX}" '  # noqa: S608
+    f'WHERE "status" = {_SENDING_SQL} AND "lease_expires_at" <= %s '
+    'ORDER BY "next_attempt_at", "id" LIMIT %s {lock}), '
+    f'"ready" AS (SELECT {_CLAIM_COLUMNS} FROM "{_OUTBOX}" '
+    f'WHERE "status" IN ({_READY_STATUSES_SQL}) AND "next_attempt_at" <= %s '
+    'ORDER BY "next_attempt_at", "id" LIMIT %s - (SELECT count(*) FROM "leased") {lock}) '
+    'SELECT * FROM "leased" UNION ALL SELECT * FROM "ready" ORDER BY "next_attempt_at", "id"'
 )
 _MARK_CLAIMED = (
     f'UPDATE "{_OUTBOX}" SET "status" = {_SENDING_SQL}, "attempts" = "attempts" + 1, '  # noqa: S608
@@ -208,21 +218,25 @@ def claim_ready(
 
 
 def _lock_ready(now: datetime, limit: int) -> list[OutboundEmail]:
-    """The ready rows, oldest first, locked for this transaction: `queued`/`retrying`
-    ones that are due and `sending` ones whose lease expired. `SKIP LOCKED`: rows another
-    sender is claiming are not waited for, nor taken (SQLite locks the whole database)."""
+    """The ready rows, oldest first, locked for this transaction: `sending` ones whose
+    lease expired, then `queued`/`retrying` ones that are due, up to `limit` in all.
+    `SKIP LOCKED`: rows another sender is claiming are not waited for, nor taken (SQLite
+    locks the whole database)."""
     db = connections[DEFAULT_DB_ALIAS]
-    sql = _SELECT_READY
-    if db.features.has_select_for_update_skip_locked:
-        sql += " FOR UPDATE SKIP LOCKED"
+    sql = _select_ready(skip_locked=db.features.has_select_for_update_skip_locked)
     at = db.ops.adapt_datetimefield_value(now)
     with db.cursor() as cursor:
-        cursor.execute(sql, [at, at, limit])
+        cursor.execute(sql, [at, limit, at, limit])
         rows = cursor.fetchall()
     return [
         OutboundEmail.from_db(db.alias, _CLAIM_NAMES, values)
         for values in _converted(db, _CLAIM_FIELDS, rows)
     ]
+
+
+@functools.cache
+def _select_ready(*, skip_locked: bool) -> str:
+    return _SELECT_READY.format(lock="FOR UPDATE SKIP LOCKED" if skip_locked else "")
 
 
 def _mark_claimed(

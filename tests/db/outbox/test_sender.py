@@ -243,6 +243,38 @@ def test_claiming_takes_the_oldest_ready_emails_up_to_the_limit(
     assert stored.lease_expires_at == clock.now() + timedelta(seconds=LEASE_SECONDS)
 
 
+def test_emails_ready_at_the_same_time_are_claimed_in_the_order_they_were_queued(
+    org: Org, clock: ManualClock
+) -> None:
+    emails = queue(clock, *[(10, f"reader{n}@example.com") for n in range(5)])
+
+    first = claim_ready(clock.now(), limit=2, lease_seconds=LEASE_SECONDS, owner="a")
+    second = claim_ready(clock.now(), limit=2, lease_seconds=LEASE_SECONDS, owner="b")
+
+    assert [email.id for email in first + second] == [email.id for email in emails[:4]]
+
+
+def test_an_email_whose_sender_died_is_claimed_before_emails_ready_earlier(
+    org: Org, clock: ManualClock
+) -> None:
+    """The claim takes expired leases first, then ready emails for the rest of its limit
+    (each part read in order from its own index): an email whose lease ran out has waited
+    a whole lease already."""
+    [lost] = queue(clock, (10, "hamlet@example.com"))
+    claim_ready(clock.now(), limit=1, lease_seconds=LEASE_SECONDS, owner="dead")
+    [ready] = queue(clock, (11, "othello@example.com"))
+    OutboundEmail.objects.filter(id=ready.id).update(
+        next_attempt_at=clock.now() - timedelta(hours=1)
+    )
+    clock.advance(LEASE_SECONDS)
+
+    [first] = claim_ready(clock.now(), limit=1, lease_seconds=LEASE_SECONDS, owner="b")
+    [then] = claim_ready(clock.now(), limit=1, lease_seconds=LEASE_SECONDS, owner="b")
+
+    assert (first.id, first.attempts) == (lost.id, 2)
+    assert (then.id, then.attempts) == (ready.id, 1)
+
+
 def test_an_email_claimed_by_a_live_sender_is_not_claimed_again(
     org: Org, clock: ManualClock
 ) -> None:
