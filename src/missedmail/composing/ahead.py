@@ -21,7 +21,7 @@ from django.utils import translation
 
 from missedmail.composing.batch import attach_context, filter_batch, load_lookups, lookup_keys
 from missedmail.composing.buckets import group_into_buckets
-from missedmail.composing.content import message_html, message_text
+from missedmail.composing.content import ENTRY_OVERHEAD, message_html, message_text
 from missedmail.composing.data import BatchData
 from missedmail.composing.entries import NotificationEntry, collapse_entries
 from missedmail.composing.filtering import recipient_gate
@@ -30,7 +30,8 @@ from missedmail.composing.reader import make_reader
 
 def render_ahead(user_id: int, entries: Sequence[NotificationEntry], data: BatchData) -> int:
     """Render, for this reader, every message their email would show today (the notified
-    messages and their context); returns the characters of Markdown source rendered.
+    messages and their context); returns what the HTML part of the render cache charges
+    for those renderings (the larger part; see `composing.content.CACHE_CHARACTERS`).
 
     Both parts, HTML first: the HTML rendering keeps the Markdown parse that the
     plain-text one then reads, as in `compose_email`."""
@@ -52,7 +53,8 @@ def render_ahead(user_id: int, entries: Sequence[NotificationEntry], data: Batch
     with translation.override(reader.language):
         for bucket in buckets:
             for message in bucket.messages():
-                message_html(message.content, message.rendered_content, ctx)
+                html = message_html(message.content, message.rendered_content, ctx)
                 message_text(message.content, ctx)
-                characters += len(message.content) + len(message.rendered_content or "")
+                source = len(message.content) + len(message.rendered_content or "")
+                characters += source + len(html) + 2 * ENTRY_OVERHEAD
     return characters

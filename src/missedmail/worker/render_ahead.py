@@ -55,8 +55,8 @@ logger = logging.getLogger(__name__)
 # third more CPU in queries and preloading, so reads stay large and slices are cut by time.
 ROWS_PER_READ = 100
 SLICE_SECONDS = 0.025
-# What is rendered ahead and not yet due, at most (characters of source, as the cache
-# charges them); the other half of the cache serves the stream messages' later readers.
+# What is rendered ahead and not yet due, at most (in characters, as the cache charges its
+# HTML part); the other half of the cache serves the stream messages' later readers.
 HELD_CHARACTERS = CACHE_CHARACTERS // 2
 
 # (user id, entries, what to read) -> characters rendered; injected by tests.
@@ -131,7 +131,8 @@ class RenderAhead:
                 self._read = self._next_read(now, self._scan)
             except Exception as error:
                 logger.warning("action=render_ahead_failed error=%s", type(error).__name__)
-                self._finish(now)  # start afresh at the next scan
+                self._scan = None  # the next scan reads again what this one did not
+                self._next_scan_at = now + self.horizon / 4
                 return self._next_scan_at
             if self._read.users:
                 return now  # reading was this slice's work; rendering is the next's

@@ -64,7 +64,7 @@ def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(node for child in plan.get("Plans", []) for node in plan_nodes(child))]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+@pytest.mark.postgres_only  # PostgreSQL's planner
 def test_a_claim_reads_the_ready_emails_in_order_and_sorts_none_of_them(
     clock: ManualClock,
 ) -> None:
