@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from django.utils import translation
 
-from missedmail.composing.batch import attach_context, filter_batch, load_lookups, lookup_keys
+from missedmail.composing.batch import attach_context, filter_batch, lookup_keys
 from missedmail.composing.buckets import group_into_buckets
 from missedmail.composing.content import ENTRY_OVERHEAD, message_html, message_text
 from missedmail.composing.data import BatchData
@@ -29,6 +29,7 @@ from missedmail.composing.reader import make_reader
 
 
 def render_ahead(user_id: int, entries: Sequence[NotificationEntry], data: BatchData) -> int:
+    # `data`: preloaded `for_rendering` (composing/preload.py) or read directly.
     """Render, for this reader, every message their email would show today (the notified
     messages and their context); returns what the HTML part of the render cache charges
     for those renderings (the larger part; see `composing.content.CACHE_CHARACTERS`).
@@ -47,8 +48,9 @@ def render_ahead(user_id: int, entries: Sequence[NotificationEntry], data: Batch
     reader = make_reader(user, gateway_configured=False, realm_name=False)
     if not reader.show_content:
         return 0
-    lookups = load_lookups(user.realm_id, lookup_keys(buckets, show_content=True), data)
-    ctx = reader.render_context(lookups.stream_ids)
+    # Of what the emails name, rendering reads only the linked streams' ids.
+    keys = lookup_keys(buckets, show_content=True)
+    ctx = reader.render_context(data.stream_ids(user.realm_id, keys.linked_streams))
     characters = 0
     with translation.override(reader.language):
         for bucket in buckets:

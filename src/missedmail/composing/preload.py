@@ -48,8 +48,13 @@ class _Plan:
     buckets: list[Bucket]
 
 
-def preload_batches(work: Mapping[int, Sequence[NotificationEntry]]) -> PreloadedData:
-    """Everything composing these users' batches reads (user id → their entries)."""
+def preload_batches(
+    work: Mapping[int, Sequence[NotificationEntry]], *, for_rendering: bool = False
+) -> PreloadedData:
+    """Everything composing these users' batches reads (user id → their entries).
+
+    `for_rendering`: only what rendering their messages reads (`composing/ahead.py`): not
+    the people, groups and shared addresses that only the emails' other parts name."""
     data = PreloadedData()
     batches = {user_id: collapse_entries(entries) for user_id, entries in work.items()}
     batches = {user_id: by_message for user_id, by_message in batches.items() if by_message}
@@ -102,9 +107,11 @@ def preload_batches(work: Mapping[int, Sequence[NotificationEntry]]) -> Preloade
             asks_shared.append(user_id)
 
     _each(plans, lookups)
+    data.load_stream_ids(plans[u].user.realm_id for u, k in keys.items() if k.linked_streams)
+    if for_rendering:
+        return data
     data.load_people(p for k in keys.values() for p in k.people)
     data.load_groups(g for k in keys.values() for g in k.group_ids)
-    data.load_stream_ids(plans[u].user.realm_id for u, k in keys.items() if k.linked_streams)
     data.load_shared_addresses(asks_shared)
     return data
 

@@ -163,7 +163,7 @@ class RenderAhead:
         for _id, user_id, message_id, trigger, group_id, due_at in rows:
             work[user_id].append(NotificationEntry(message_id, Trigger(trigger), group_id))
             due[user_id] = min(due_at, due.get(user_id, due_at))
-        data = preload_batches(work) if work else DirectData()
+        data = preload_batches(work, for_rendering=True) if work else DirectData()
         users = deque((user_id, entries, due[user_id]) for user_id, entries in work.items())
         return _Read(data, users, last=len(rows) < self.rows_per_read)
 

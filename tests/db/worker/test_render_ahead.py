@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from missedmail.clock import ManualClock
 from missedmail.composing import content
+from missedmail.composing.ahead import render_ahead
 from missedmail.composing.batch import ComposedBatch, CompositionOptions, compose_user_batch
 from missedmail.composing.content import RenderContext
 from missedmail.composing.content.markdown import render_markdown
@@ -146,6 +147,16 @@ def test_composing_after_rendering_ahead_renders_nothing_and_gives_the_same_emai
     renderings.clear()
     run_scan(RenderAhead(HORIZON), clock.now(), due)
     ahead = len(renderings)
+    # What rendering ahead asks of its preload, the preload loaded.
+    work: dict[int, list[NotificationEntry]] = {}
+    for user_id, message_id, trigger, group_id in events:
+        work.setdefault(user_id, []).append(
+            NotificationEntry(message_id, Trigger(trigger), group_id)
+        )
+    data = preload_batches(work, for_rendering=True)
+    for user_id, entries in work.items():
+        render_ahead(user_id, entries, data)
+    assert data.misses == 0
     renderings.clear()
     warm = compose_all(events)
 
