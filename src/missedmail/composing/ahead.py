@@ -29,10 +29,10 @@ from missedmail.composing.reader import make_reader
 
 
 def render_ahead(user_id: int, entries: Sequence[NotificationEntry], data: BatchData) -> int:
-    # `data`: preloaded `for_rendering` (composing/preload.py) or read directly.
     """Render, for this reader, every message their email would show today (the notified
     messages and their context); returns what the HTML part of the render cache charges
     for those renderings (the larger part; see `composing.content.CACHE_CHARACTERS`).
+    `data`: preloaded `for_rendering` (composing/preload.py), or any other `BatchData`.
 
     Both parts, HTML first: the HTML rendering keeps the Markdown parse that the
     plain-text one then reads, as in `compose_email`."""
