@@ -18,8 +18,6 @@ from missedmail.clock import ManualClock
 from missedmail.composing import content
 from missedmail.composing.ahead import render_ahead
 from missedmail.composing.batch import ComposedBatch, CompositionOptions, compose_user_batch
-from missedmail.composing.content import RenderContext
-from missedmail.composing.content.markdown import render_markdown
 from missedmail.composing.data import BatchData
 from missedmail.composing.entries import NotificationEntry
 from missedmail.composing.preload import preload_batches
@@ -39,6 +37,7 @@ from tests.db.worker.test_pass_queries import (
     schedule,
 )
 from tests.factories import Org, direct_message, make_org
+from tests.unit.composing.content.test_render_cache import count_renderings
 
 pytestmark = pytest.mark.django_db
 
@@ -63,14 +62,7 @@ def empty_render_cache() -> Iterator[None]:
 @pytest.fixture
 def renderings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every Markdown rendering made (a cache miss), by its source."""
-    rendered: list[str] = []
-
-    def counting(text: str, ctx: RenderContext) -> str:
-        rendered.append(text)
-        return render_markdown(text, ctx)
-
-    monkeypatch.setattr(content, "render_markdown", counting)
-    return rendered
+    return count_renderings(monkeypatch)
 
 
 class Recorder:
