@@ -97,6 +97,7 @@ class RenderAhead:
         held_characters: int = HELD_CHARACTERS,
         render: Renderer = render_ahead,
         monotonic: Callable[[], float] = time.monotonic,
+        read_rows: Callable[[datetime, _Scan, int], list[_Row]] | None = None,
     ) -> None:
         self.horizon = horizon
         self.rows_per_read = rows_per_read
@@ -104,6 +105,7 @@ class RenderAhead:
         self.held_characters = held_characters
         self._render = render
         self._monotonic = monotonic
+        self._read_rows = read_rows or unread_rows  # injected by tests, to make a read fail
         self._scan: _Scan | None = None
         self._read: _Read | None = None
         self._scanned_until: datetime | None = None  # the last finished scan's end
@@ -154,7 +156,7 @@ class RenderAhead:
         self._next_scan_at = now + self.horizon / 4
 
     def _next_read(self, now: datetime, scan: _Scan) -> _Read:
-        rows = _rows(now, scan, self.rows_per_read)
+        rows = self._read_rows(now, scan, self.rows_per_read)
         if rows:
             scan.position = (rows[-1][5], rows[-1][0])
             scan.highest_id = max(scan.highest_id, max(row[0] for row in rows))
@@ -206,7 +208,7 @@ class RenderAhead:
             self._held_total -= self._held.popleft()[1]
 
 
-def _rows(now: datetime, scan: _Scan, limit: int) -> list[_Row]:
+def unread_rows(now: datetime, scan: _Scan, limit: int) -> list[_Row]:
     """The scan's next rows: pending, due after now and by the scan's end, not read by the
     previous scan (see the module's docstring), after the scan's position."""
     rows = ScheduledNotification.objects.filter(

@@ -5,13 +5,15 @@ them at the due time then renders nothing and gives the same emails."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from missedmail.clock import ManualClock
@@ -25,7 +27,7 @@ from missedmail.core.models import UserProfile
 from missedmail.events import Trigger
 from missedmail.outbox.transports import MemoryTransport
 from missedmail.scheduling.models import ScheduledNotification
-from missedmail.worker.render_ahead import RenderAhead
+from missedmail.worker.render_ahead import RenderAhead, unread_rows
 from missedmail.worker.service import WorkerOptions, WorkerService
 from tests.db.worker.test_pass_queries import (
     Event,
@@ -310,6 +312,32 @@ def test_a_user_whose_rendering_fails_does_not_stop_the_others(
     )
 
     assert recorder.users() == [500, 502]
+
+
+def test_a_failed_read_is_logged_without_content_and_read_again_at_the_next_scan(
+    org: Org, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = clock.now()
+    due = now + timedelta(seconds=30)
+    schedule(one_dm_each(org, 500, 2), due)
+    recorder = Recorder()
+    failures = [OperationalError("the database went away")]
+
+    def read(at: datetime, scan: Any, limit: int) -> list[Any]:
+        if failures:
+            raise failures.pop()
+        return unread_rows(at, scan, limit)
+
+    ahead = RenderAhead(HORIZON, slice_seconds=None, render=recorder, read_rows=read)
+    with caplog.at_level(logging.WARNING, logger="missedmail.worker.render_ahead"):
+        assert ahead.step(now, due) == now + HORIZON / 4
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "action=render_ahead_failed error=OperationalError"
+    ]
+    assert recorder.calls == []
+    run_scan(ahead, now + HORIZON / 4, due)
+    assert recorder.users() == [500, 501]  # the failed scan's rows, read again
 
 
 # -- in the worker -------------------------------------------------------------------------
