@@ -208,10 +208,11 @@ def inlined_fragments(blocks: tuple[tuple[str, ...], ...], shape: PageShape) -> 
         done.update(fresh)
     inlined_blocks = []
     for block in blocks:
-        inlined = [done[fragment] for fragment in block]
-        if None in inlined:
-            return None
-        inlined_blocks.append(shape.within.join(inlined))  # type: ignore[arg-type]
+        pieces = [done[fragment] for fragment in block]
+        written = [piece for piece in pieces if piece is not None]
+        if len(written) < len(pieces):
+            return None  # a fragment that cannot be taken apart: the page is inlined whole
+        inlined_blocks.append(shape.within.join(written))
     return shape.between.join(inlined_blocks)
 
 

@@ -110,12 +110,12 @@ class RenderAhead:
         self._read: _Read | None = None
         self._scanned_until: datetime | None = None  # the last finished scan's end
         self._scanned_id = 0  # the highest id the last finished scan read
-        self._next_scan_at: datetime | None = None
+        self._next_scan_at: datetime | None = None  # None: no scan has run yet
         self._held: deque[tuple[datetime, int]] = deque()  # (due, characters), by due time
         self._held_total = 0
 
-    def step(self, now: datetime, earliest_pending: datetime) -> datetime | None:
-        """One slice, if one is worth doing; returns when to come back (None: when woken).
+    def step(self, now: datetime, earliest_pending: datetime) -> datetime:
+        """One slice, if one is worth doing; returns when to come back.
 
         `earliest_pending`: the due time of the first pending notification, after `now`
         (the caller's pass left nothing due)."""
@@ -134,8 +134,7 @@ class RenderAhead:
             except Exception as error:
                 logger.warning("action=render_ahead_failed error=%s", type(error).__name__)
                 self._scan = None  # the next scan reads again what this one did not
-                self._next_scan_at = now + self.horizon / 4
-                return self._next_scan_at
+                return self._scan_later(now)
             if self._read.users:
                 return now  # reading was this slice's work; rendering is the next's
         read = self._read
@@ -145,15 +144,19 @@ class RenderAhead:
         self._read = None
         if not read.last:
             return now
-        self._finish(now)
-        return self._next_scan_at
+        return self._finish(now)
 
-    def _finish(self, now: datetime) -> None:
+    def _finish(self, now: datetime) -> datetime:
+        """The scan read everything it was to read: the next starts where it ended."""
         scan, self._scan = self._scan, None
         if scan is not None:
             self._scanned_until = scan.end
             self._scanned_id = max(self._scanned_id, scan.highest_id)
+        return self._scan_later(now)
+
+    def _scan_later(self, now: datetime) -> datetime:
         self._next_scan_at = now + self.horizon / 4
+        return self._next_scan_at
 
     def _next_read(self, now: datetime, scan: _Scan) -> _Read:
         rows = self._read_rows(now, scan, self.rows_per_read)

@@ -319,9 +319,7 @@ class WorkerService:
         if self.render_ahead is None or pending is None or pending <= now:
             return result.next_due  # nothing pending, or due rows another worker holds
         again = self.render_ahead.step(now, pending)
-        if again is None or (result.next_due is not None and result.next_due <= again):
-            return result.next_due
-        return again
+        return again if result.next_due is None else min(again, result.next_due)
 
     def _senders_behind(self, now: datetime) -> bool:
         cap = ROUNDS_AHEAD_PER_SENDER * self.options.sender_batch * len(self.senders)

@@ -285,6 +285,7 @@ def test_a_fragment_that_leaks_into_what_follows_is_not_inlined_apart_from_its_p
         assert inlined_in_page([leaking]) is None
         assert inlined_in_page(["<p>fine</p>", leaking]) is None
     assert probed(["<p>fine</p>", "<b>unclosed"]) == {
+        # Optional by its type; a well-formed fragment alone is never None (tested above).
         "<p>fine</p>": inlined_in_page(["<p>fine</p>"])[0],  # type: ignore[index]
         "<b>unclosed": None,
     }
